@@ -1,0 +1,245 @@
+/**
+ * Dataset readers and writers behind one API. The format comes from the file extension:
+ *   .jsonl (.ndjson)  JSON Lines, streamed line by line
+ *   .json             a JSON array of objects (or JSON Lines content, as many HF datasets ship)
+ *   .parquet          Parquet (hyparquet / hyparquet-writer), streamed by row group
+ *   .arrow .feather .ipc   Arrow IPC, file or stream format (apache-arrow), streamed by batch
+ *   .csv              CSV with a header row (nested values as JSON text)
+ * Every bad input is a one-line UserError naming the file (and line where there is one).
+ * Writes are atomic: a temp file beside the target is renamed over it only on success.
+ */
+import { stat } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { UserError } from '../util/errors.ts';
+import { withAtomicOutput } from '../util/fs.ts';
+import { readJsonl, writeJsonlTo, mapFsError, readLines, parseJsonlLine } from './jsonl.ts';
+import type { Row } from './row.ts';
+
+export type { Row } from './row.ts';
+export { appendJsonl, readJsonlTolerant, readJsonlTolerantDetailed, readLines } from './jsonl.ts';
+export { toJsonText } from './row.ts';
+
+export type Format = 'jsonl' | 'json' | 'parquet' | 'arrow' | 'csv';
+export const FORMATS: readonly Format[] = ['jsonl', 'json', 'parquet', 'arrow', 'csv'];
+
+const EXTENSIONS: Record<string, Format> = {
+  '.jsonl': 'jsonl',
+  '.ndjson': 'jsonl',
+  '.json': 'json',
+  '.parquet': 'parquet',
+  '.arrow': 'arrow',
+  '.feather': 'arrow',
+  '.ipc': 'arrow',
+  '.csv': 'csv',
+};
+
+/** The format named by a path's extension, or a UserError listing the ones we know. */
+export function formatFromPath(path: string): Format {
+  const ext = extname(path).toLowerCase();
+  const f = EXTENSIONS[ext];
+  if (!f) {
+    throw new UserError(
+      `${path}: unknown data file extension '${ext || '(none)'}', expected one of ${Object.keys(EXTENSIONS).join(', ')}`,
+    );
+  }
+  return f;
+}
+
+export interface ReadOptions {
+  /** Overrides the format inferred from the extension. */
+  format?: Format;
+}
+
+export interface ReadAllOptions extends ReadOptions {
+  /** When true (the default), an empty dataset is a UserError `path: no rows`. */
+  requireRows?: boolean;
+}
+
+async function requireExisting(path: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (e) {
+    throw mapFsError(e, path);
+  }
+  if (st.isDirectory()) throw new UserError(`${path}: is a directory, expected a data file`);
+}
+
+/**
+ * Streams the rows of a dataset file. Rows are produced lazily: JSONL line by line, Parquet
+ * one row group at a time, Arrow one record batch at a time, CSV record by record.
+ */
+export async function* readRows(path: string, opts: ReadOptions & { requireRows?: boolean } = {}): AsyncGenerator<Row> {
+  const format = opts.format ?? formatFromPath(path);
+  await requireExisting(path);
+  let n = 0;
+  for await (const row of readByFormat(path, format)) {
+    n++;
+    yield row;
+  }
+  if (n === 0 && opts.requireRows) throw new UserError(`${path}: no rows`);
+}
+
+async function* readByFormat(path: string, format: Format): AsyncGenerator<Row> {
+  switch (format) {
+    case 'jsonl':
+      yield* readJsonl(path);
+      return;
+    case 'json':
+      yield* readJson(path);
+      return;
+    case 'parquet': {
+      const { readParquet } = await import('./parquet.ts');
+      yield* readParquet(path);
+      return;
+    }
+    case 'arrow': {
+      const { readArrow } = await import('./arrow.ts');
+      yield* readArrow(path);
+      return;
+    }
+    case 'csv': {
+      const { readCsv } = await import('./csv.ts');
+      yield* readCsv(path);
+      return;
+    }
+    default:
+      throw new UserError(`${path}: unknown format '${String(format)}', expected one of ${FORMATS.join(', ')}`);
+  }
+}
+
+/** Reads every row into memory. An empty dataset is a UserError unless `requireRows: false`. */
+export async function readAllRows(path: string, opts: ReadAllOptions = {}): Promise<Row[]> {
+  const rows: Row[] = [];
+  for await (const r of readRows(path, { format: opts.format, requireRows: opts.requireRows ?? true })) rows.push(r);
+  return rows;
+}
+
+/**
+ * Writes rows to `path` in the format of its extension, atomically; returns the row count.
+ * Parquet and Arrow need every column's type before the first byte, so they collect the rows
+ * first; JSONL and CSV stream.
+ */
+export async function writeRows(
+  path: string,
+  rows: Iterable<Row> | AsyncIterable<Row>,
+  opts: { format?: Format } = {},
+): Promise<number> {
+  const format = opts.format ?? formatFromPath(path);
+  return withAtomicOutput(path, async (tmp) => {
+    switch (format) {
+      case 'jsonl':
+        return writeJsonlTo(tmp, rows);
+      case 'json':
+        return writeJsonTo(tmp, rows);
+      case 'parquet': {
+        const { writeParquetTo } = await import('./parquet.ts');
+        return writeParquetTo(tmp, rows);
+      }
+      case 'arrow': {
+        const { writeArrowTo } = await import('./arrow.ts');
+        return writeArrowTo(tmp, rows);
+      }
+      case 'csv': {
+        const { writeCsvTo } = await import('./csv.ts');
+        return writeCsvTo(tmp, rows);
+      }
+      default:
+        throw new UserError(`${path}: unknown format '${String(format)}', expected one of ${FORMATS.join(', ')}`);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON (an array of objects). Files whose first character is not '[' are read as JSON Lines,
+// which is what many Hugging Face datasets ship under a .json name.
+
+async function* readJson(path: string): AsyncGenerator<Row> {
+  // Peek at the first non-blank line to decide array vs. JSON Lines.
+  let firstText: string | null = null;
+  for await (const { text } of readLines(path)) {
+    if (text.trim() !== '') {
+      firstText = text.trimStart();
+      break;
+    }
+  }
+  if (firstText === null) return;
+  if (!firstText.startsWith('[')) {
+    // A single pretty-printed object spanning lines is also accepted.
+    try {
+      yield* readJsonl(path);
+      return;
+    } catch (e) {
+      if (!(e instanceof UserError) || !firstText.startsWith('{')) throw e;
+      const whole = await readWholeText(path);
+      const v = parseJsonWithLine(path, whole);
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw e;
+      yield v as Row;
+      return;
+    }
+  }
+  const whole = await readWholeText(path);
+  const v = parseJsonWithLine(path, whole);
+  if (!Array.isArray(v)) throw new UserError(`${path}: expected a JSON array of objects`);
+  for (let i = 0; i < v.length; i++) {
+    const r = v[i];
+    if (r === null || typeof r !== 'object' || Array.isArray(r)) {
+      throw new UserError(`${path}: element ${i} of the JSON array is not an object`);
+    }
+    yield r as Row;
+  }
+}
+
+async function readWholeText(path: string): Promise<string> {
+  const parts: string[] = [];
+  for await (const { text } of readLines(path)) parts.push(text);
+  return parts.join('\n');
+}
+
+function parseJsonWithLine(path: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const msg = ((e as Error).message ?? '').split('\n')[0]!;
+    const m = /position (\d+)/.exec(msg);
+    if (m) {
+      const pos = Number(m[1]);
+      let line = 1;
+      for (let i = 0; i < pos && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+      throw new UserError(`${path}:${line}: invalid JSON (${msg.slice(0, 200)})`);
+    }
+    throw new UserError(`${path}: invalid JSON (${msg.slice(0, 200)})`);
+  }
+}
+
+async function writeJsonTo(tmp: string, rows: Iterable<Row> | AsyncIterable<Row>): Promise<number> {
+  // Streams "[\n row,\n row\n]\n": one row per line keeps diffs and line numbers readable.
+  const { open } = await import('node:fs/promises');
+  const { toJsonText } = await import('./row.ts');
+  const fh = await open(tmp, 'w');
+  let n = 0;
+  try {
+    let buf: string[] = ['['];
+    let size = 1;
+    for await (const row of rows as AsyncIterable<Row>) {
+      const s = (n === 0 ? '\n' : ',\n') + toJsonText(row);
+      buf.push(s);
+      size += s.length;
+      n++;
+      if (size > 1 << 20) {
+        await fh.write(buf.join(''));
+        buf = [];
+        size = 0;
+      }
+    }
+    buf.push(n === 0 ? ']\n' : '\n]\n');
+    await fh.write(buf.join(''));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  return n;
+}
+
+/** Parses one JSONL line (exported for callers that frame lines themselves). */
+export { parseJsonlLine };

@@ -1,0 +1,100 @@
+/**
+ * Hashed text features for the embedded toxicity classifier: character n-grams (1..maxN) over
+ * the NFC-normalized, lower-cased text with a space at each end, plus whitespace-separated word
+ * unigrams, hashed (FNV-1a, 32 bit) into a fixed number of buckets. Values are log(1 + count),
+ * and the vector is L2-normalized, so long and short comments live on the same scale.
+ *
+ * The same function is used in training and in scoring; the model header records the config,
+ * so a model always scores with the features it was trained on.
+ */
+
+export interface FeatureConfig {
+  /** log2 of the number of hash buckets (e.g. 18 -> 262,144 weights). */
+  bucketBits: number;
+  /** Smallest character n-gram length. */
+  minN: number;
+  /** Largest character n-gram length. */
+  maxN: number;
+  /** Add whitespace-separated word unigrams. */
+  words: boolean;
+  /** Runs of the same character longer than this are cut to this length (ㅋㅋㅋㅋㅋ -> ㅋㅋㅋ). */
+  maxRepeat: number;
+}
+
+export const DEFAULT_FEATURES: FeatureConfig = { bucketBits: 18, minN: 1, maxN: 4, words: true, maxRepeat: 3 };
+
+export interface SparseVector {
+  /** Bucket ids, ascending, unique. */
+  idx: Uint32Array;
+  /** Values, same length as idx. */
+  val: Float32Array;
+}
+
+/** NFC, lower case, whitespace collapsed to one space, long character runs shortened. */
+export function normalizeText(text: string, maxRepeat: number): string {
+  const s = text.normalize('NFC').toLowerCase().replace(/\s+/gu, ' ').trim();
+  let out = '';
+  let prev = '';
+  let run = 0;
+  for (const ch of s) {
+    run = ch === prev ? run + 1 : 1;
+    prev = ch;
+    if (run <= maxRepeat) out += ch;
+  }
+  return out;
+}
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+function fnvStep(h: number, code: number): number {
+  // Two bytes per UTF-16 code unit.
+  h ^= code & 0xff;
+  h = Math.imul(h, FNV_PRIME);
+  h ^= code >>> 8;
+  h = Math.imul(h, FNV_PRIME);
+  return h >>> 0;
+}
+
+/** Extracts the hashed, L2-normalized feature vector of one text. */
+export function extractFeatures(text: string, cfg: FeatureConfig = DEFAULT_FEATURES): SparseVector {
+  const norm = normalizeText(text, cfg.maxRepeat);
+  const mask = (1 << cfg.bucketBits) - 1;
+  const counts = new Map<number, number>();
+  const add = (h: number): void => {
+    const b = h & mask;
+    counts.set(b, (counts.get(b) ?? 0) + 1);
+  };
+  // Code points, not UTF-16 units, so an emoji is one character.
+  const chars = Array.from(` ${norm} `);
+  const codes = chars.map((c) => c.codePointAt(0)!);
+  for (let i = 0; i < codes.length; i++) {
+    // Seed with a marker so char n-grams never share a hash with word features.
+    let h = fnvStep(FNV_OFFSET, 0x0001);
+    for (let n = 1; n <= cfg.maxN && i + n <= codes.length; n++) {
+      const c = codes[i + n - 1]!;
+      h = fnvStep(h, c & 0xffff);
+      if (c > 0xffff) h = fnvStep(h, c >>> 16);
+      if (n >= cfg.minN) add(h);
+    }
+  }
+  if (cfg.words && norm.length > 0) {
+    for (const w of norm.split(' ')) {
+      let h = fnvStep(FNV_OFFSET, 0x0002);
+      for (let k = 0; k < w.length; k++) h = fnvStep(h, w.charCodeAt(k));
+      add(h);
+    }
+  }
+  const keys = [...counts.keys()].sort((a, b) => a - b);
+  const idx = new Uint32Array(keys);
+  const val = new Float32Array(keys.length);
+  let sq = 0;
+  for (let k = 0; k < keys.length; k++) {
+    const v = Math.log1p(counts.get(keys[k]!)!);
+    val[k] = v;
+    sq += v * v;
+  }
+  const inv = sq > 0 ? 1 / Math.sqrt(sq) : 0;
+  for (let k = 0; k < val.length; k++) val[k] = val[k]! * inv;
+  return { idx, val };
+}
