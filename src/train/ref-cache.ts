@@ -143,3 +143,52 @@ export async function writeRefCache(cacheDir: string, key: string, parts: RefCac
   await rename(tmp, dir);
   return dir;
 }
+
+interface RefIdentity {
+  size: number;
+  mtimeMs: number;
+  hash: string;
+}
+
+/**
+ * The reference weights' hash for the cache key. Hashing a large checkpoint costs seconds, so
+ * the hash is remembered in <cache_dir>/references.json by (absolute path, size, mtime). When the
+ * reference directory no longer exists, the remembered hash is used: a cached round needs
+ * neither the reference model's tensors nor its files.
+ */
+export async function resolveReferenceHash(cacheDir: string, refDir: string): Promise<string> {
+  const { stat } = await import('node:fs/promises');
+  const { resolve } = await import('node:path');
+  const indexPath = join(cacheDir, 'references.json');
+  let index: Record<string, RefIdentity> = {};
+  try {
+    index = JSON.parse(await readFile(indexPath, 'utf8'));
+  } catch {
+    index = {};
+  }
+  const abs = resolve(refDir);
+  let names: string[];
+  try {
+    names = (await readdir(abs)).filter((n) => n === 'config.json' || n.endsWith('.safetensors')).sort();
+  } catch {
+    const known = index[abs];
+    if (known) return known.hash;
+    throw new UserError(`${refDir}: reference model directory not found (and no cached log-probs were ever built from it)`);
+  }
+  let size = 0;
+  let mtimeMs = 0;
+  for (const n of names) {
+    const st = await stat(join(abs, n));
+    size += st.size;
+    mtimeMs = Math.max(mtimeMs, st.mtimeMs);
+  }
+  const known = index[abs];
+  if (known && known.size === size && known.mtimeMs === mtimeMs) return known.hash;
+  const hash = await hashModelWeights(abs);
+  index[abs] = { size, mtimeMs, hash };
+  await mkdir(cacheDir, { recursive: true });
+  const tmp = tempPathFor(indexPath);
+  await writeFile(tmp, JSON.stringify(index, null, 2));
+  await rename(tmp, indexPath);
+  return hash;
+}

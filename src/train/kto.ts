@@ -1,0 +1,370 @@
+/**
+ * KTO (Kahneman-Tversky Optimization) on the shared training loop, as TRL's KTOTrainer, with the
+ * reference model's log-probs computed once and cached:
+ *
+ *   rows -> (prompt ids, completion ids, label); KL pair of row i = the completion of row
+ *           (i-1 mod B) inside its batch of B consecutive rows (fixed once, in dataset order)
+ *   reference: logp(completion_i | prompt_i) and logp(completion_kl(i) | prompt_i) for every row,
+ *           read from ref_logps_cache (built on a miss, rebuilt when corrupt)
+ *   each micro-batch: policy logp with gradient; policy KL logp without gradient;
+ *           loss = ktoLoss(...) (kto-loss.ts), summed over examples / examples in the step
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { loadConfig as loadConfigFile, validateConfig } from '../config/schema.ts';
+import { promptMessages, toExample, type DataFormat, type Message } from '../data/formats.ts';
+import { readAllRows, type Row } from '../data/io.ts';
+import { initBackend } from '../engine/backend.ts';
+import { loadModel, saveModel } from '../model/checkpoint.ts';
+import type { LlamaModel } from '../model/llama.ts';
+import { sequenceLogprobs, targetLogprobs } from '../model/logprobs.ts';
+import { loadTokenizer, type Tokenizer } from '../model/tokenizer.ts';
+import { UserError } from '../util/errors.ts';
+import { IGNORE_INDEX } from './data.ts';
+import { KTO_SCHEMA, type KtoConfig } from './kto-config.ts';
+import { desirableRatioWarning, klPairIndex, ktoLoss } from './kto-loss.ts';
+import { LoraAdapters } from './lora.ts';
+import { neftuneHook } from './neftune.ts';
+import { selectParams } from './params.ts';
+import { resolveReferenceHash, hashTokenizedRows, lookupRefCache, refCacheKey, writeRefCache, type RefCacheParts, type RefLogps } from './ref-cache.ts';
+import { Rng } from './rng.ts';
+import { tokenizePromptCompletion } from './tokenize.ts';
+import { train, type LogStat, type TrainOptions, type TrainResult, type TrainTask } from './trainer.ts';
+
+export async function loadKtoConfig(path: string, sets: string[] = []): Promise<KtoConfig> {
+  return checkKtoConfig(await loadConfigFile<KtoConfig>(path, KTO_SCHEMA, sets), path);
+}
+
+export function validateKtoConfig(raw: unknown, source = 'config'): KtoConfig {
+  return checkKtoConfig(validateConfig<KtoConfig>(KTO_SCHEMA, raw, source), source);
+}
+
+function checkKtoConfig(cfg: KtoConfig, source: string): KtoConfig {
+  if (cfg.max_steps <= 0 && !(cfg.num_train_epochs > 0)) throw new UserError(`${source}: key 'max_steps' or 'num_train_epochs' must be > 0 (nothing to train)`);
+  if (cfg.loss_type === 'kto' && cfg.per_device_train_batch_size < 2) {
+    throw new UserError(`${source}: key 'per_device_train_batch_size' must be >= 2 for loss_type kto (the KL term pairs each prompt with another example's completion); got ${cfg.per_device_train_batch_size}`);
+  }
+  return cfg;
+}
+
+/** One tokenized KTO example. */
+export interface KtoExample {
+  prompt_ids: number[];
+  completion_ids: number[];
+  label: boolean;
+}
+
+function idList(v: unknown, at: string, key: string): number[] {
+  if (!Array.isArray(v) || v.length === 0 || !v.every((x) => Number.isInteger(x) && x >= 0)) throw new UserError(`${at}: '${key}' must be a non-empty list of token ids`);
+  return v as number[];
+}
+
+/** Rows -> tokenized KTO examples; `where` names the file in errors. */
+export function tokenizeKtoRows(rows: Row[], where: string, format: string, tok: Tokenizer | null, cfg: Pick<KtoConfig, 'max_length' | 'max_prompt_length' | 'max_completion_length'>): KtoExample[] {
+  return rows.map((row, i) => {
+    const at = `${where}: row ${i + 1}`;
+    if (format === 'pretokenized' || (format === 'auto' && Array.isArray(row.prompt_input_ids))) {
+      const label = row.label;
+      if (typeof label !== 'boolean') throw new UserError(`${at}: 'label' must be true or false`);
+      let p = idList(row.prompt_input_ids, at, 'prompt_input_ids');
+      let c = idList(row.completion_input_ids, at, 'completion_input_ids');
+      p = p.slice(Math.max(0, p.length - cfg.max_prompt_length));
+      c = c.slice(0, Math.min(cfg.max_completion_length, Math.max(1, cfg.max_length - p.length)));
+      return { prompt_ids: p, completion_ids: c, label };
+    }
+    const ex = toExample(row, format === 'auto' ? undefined : (format as DataFormat), at);
+    if (ex.label === undefined) throw new UserError(`${at}: KTO rows need a 'label' (true = desirable) or 'kto_tag'`);
+    if (!tok) throw new UserError(`${at}: text rows need a tokenizer, but the model directory has no tokenizer.json`);
+    const prompt: Message[] = promptMessages(ex);
+    const completion = ex.messages.slice(prompt.length);
+    if (completion.length === 0) throw new UserError(`${at}: no completion`);
+    const ids = tokenizePromptCompletion(tok, prompt, completion, { maxLength: cfg.max_length, maxPromptLength: cfg.max_prompt_length, maxCompletionLength: cfg.max_completion_length });
+    if (ids.completion_ids.length === 0) throw new UserError(`${at}: the completion is empty after truncation (max_length ${cfg.max_length})`);
+    return { prompt_ids: ids.prompt_ids, completion_ids: ids.completion_ids, label: ex.label };
+  });
+}
+
+export interface KtoData {
+  train: KtoExample[];
+  eval: KtoExample[];
+  /** KL pair of each training row (index of the row whose completion it borrows). */
+  klIndex: number[];
+  evalKlIndex: number[];
+}
+
+export async function prepareKtoData(cfg: KtoConfig, tok: Tokenizer | null): Promise<KtoData> {
+  let all = tokenizeKtoRows(await readAllRows(cfg.dataset.path), cfg.dataset.path, cfg.dataset.format, tok, cfg);
+  let evalEx: KtoExample[] = [];
+  if (cfg.dataset.eval_path) {
+    evalEx = tokenizeKtoRows(await readAllRows(cfg.dataset.eval_path), cfg.dataset.eval_path, cfg.dataset.format, tok, cfg);
+  } else if (cfg.dataset.eval_fraction > 0) {
+    const n = Math.max(2, Math.round(all.length * cfg.dataset.eval_fraction));
+    if (n >= all.length) throw new UserError(`dataset.eval_fraction: ${cfg.dataset.eval_fraction} of ${all.length} rows leaves nothing to train on`);
+    const held = new Set(new Rng(cfg.seed, 0xe7a1).shuffle(all.map((_, i) => i)).slice(0, n));
+    evalEx = all.filter((_, i) => held.has(i));
+    all = all.filter((_, i) => !held.has(i));
+  }
+  const B = cfg.per_device_train_batch_size;
+  const pairs = (n: number) => (cfg.loss_type === 'kto' ? klPairIndex(n, B) : Array.from({ length: n }, (_, i) => i));
+  return { train: all, eval: evalEx, klIndex: pairs(all.length), evalKlIndex: pairs(evalEx.length) };
+}
+
+/** Reference log-probs of every row and KL pair, computed with `model` in batches. */
+export async function computeReferenceLogps(model: LlamaModel, examples: KtoExample[], klIndex: number[], withKl: boolean, batchSize: number, padId: number): Promise<RefLogps> {
+  const main = await sequenceLogprobs(model, examples.map((e) => ({ ids: [...e.prompt_ids, ...e.completion_ids], start: e.prompt_ids.length })), { batchSize, padId });
+  const logps = Float64Array.from(main.map((s) => s.logp));
+  let klLogps = new Float64Array(examples.length).fill(Number.NaN);
+  if (withKl) {
+    const kl = await sequenceLogprobs(model, examples.map((e, i) => ({ ids: [...e.prompt_ids, ...examples[klIndex[i]].completion_ids], start: e.prompt_ids.length })), { batchSize, padId });
+    klLogps = Float64Array.from(kl.map((s) => s.logp));
+  }
+  return { logps, klLogps };
+}
+
+export interface RefCacheOutcome {
+  status: 'hit' | 'built' | 'rebuilt';
+  key: string;
+  dir: string;
+  data: RefLogps;
+}
+
+/**
+ * Returns the reference log-probs for `examples`, from the cache when its key matches (the
+ * reference model is then never loaded), else computed once and stored.
+ */
+export async function ensureReferenceCache(cfg: KtoConfig, examples: KtoExample[], klIndex: number[], tok: Tokenizer | null, log: (m: string) => void): Promise<RefCacheOutcome> {
+  const refDir = cfg.ref_model ?? cfg.model;
+  const cacheDir = resolve(cfg.ref_logps_cache);
+  const parts: RefCacheParts = {
+    referenceWeights: await resolveReferenceHash(cacheDir, refDir),
+    tokenizer: tok?.hash ?? 'pretokenized',
+    maxLength: cfg.max_length,
+    maxPromptLength: cfg.max_prompt_length,
+    maxCompletionLength: cfg.max_completion_length,
+    batchSize: cfg.per_device_train_batch_size,
+    lossType: cfg.loss_type,
+    rows: hashTokenizedRows(examples, klIndex),
+  };
+  const key = refCacheKey(parts);
+  const found = await lookupRefCache(cacheDir, key, examples.length);
+  if (found.status === 'hit') {
+    log(`kto: reference cache hit (key ${key}); the reference model is not loaded`);
+    return { status: 'hit', key, dir: found.dir, data: found.data };
+  }
+  if (found.status === 'corrupt') log(`kto: reference cache ${found.dir} is corrupt (${found.reason}); rebuilding`);
+  else log(`kto: reference cache miss (key ${key}); computing reference log-probs for ${examples.length} rows with ${refDir}`);
+  if (!existsSync(refDir)) throw new UserError(`${refDir}: reference model directory not found and no cached log-probs for key ${key}`);
+  const ref = await loadModel(refDir);
+  let data: RefLogps;
+  try {
+    data = await computeReferenceLogps(ref, examples, klIndex, cfg.loss_type === 'kto', cfg.ref_batch_size, tok?.padTokenId ?? 0);
+  } finally {
+    ref.dispose();
+  }
+  const dir = await writeRefCache(cacheDir, key, parts, data);
+  log(`kto: reference cache built (key ${key}) in ${dir}`);
+  return { status: found.status === 'corrupt' ? 'rebuilt' : 'built', key, dir, data };
+}
+
+/** A micro-batch on the host: padded prompt+completion sequences and their targets. */
+export interface KtoBatch {
+  B: number;
+  T: number;
+  ids: Int32Array;
+  /** targets[b, t] = token predicted at t when it is a completion token, else -100. */
+  targets: Int32Array;
+  tokenSegLen: Float32Array;
+  labels: boolean[];
+  refLogps: number[];
+  refKlLogps: number[];
+  /** Policy log-probs of the KL pairs at the step's weights (no gradient). */
+  policyKlLogps: number[];
+  completionTokens: number;
+}
+
+function padSequences(seqs: { prompt: number[]; completion: number[] }[], padId: number) {
+  const B = seqs.length;
+  const T = Math.max(2, ...seqs.map((s) => s.prompt.length + s.completion.length));
+  const ids = new Int32Array(B * T).fill(padId);
+  const targets = new Int32Array(B * T).fill(IGNORE_INDEX);
+  const tokenSegLen = new Float32Array(B * T);
+  let completionTokens = 0;
+  seqs.forEach((s, b) => {
+    const full = [...s.prompt, ...s.completion];
+    ids.set(full, b * T);
+    for (let t = 0; t < full.length; t++) tokenSegLen[b * T + t] = full.length;
+    // The token at position t+1 is predicted at t; completion tokens start at prompt.length.
+    for (let t = s.prompt.length; t < full.length; t++) {
+      targets[b * T + t - 1] = full[t];
+      completionTokens++;
+    }
+  });
+  return { B, T, ids, targets, tokenSegLen, completionTokens };
+}
+
+/** Summed completion log-probs per row, [B], from a forward pass (carries the gradient). */
+export function completionLogps(model: LlamaModel, p: { B: number; T: number; ids: Int32Array; targets: Int32Array }, opts: { embedHook?: (e: tf.Tensor3D) => tf.Tensor3D; linearHook?: (n: string, x: tf.Tensor, y: tf.Tensor) => tf.Tensor } = {}): tf.Tensor1D {
+  return tf.tidy(() => {
+    const ids = tf.tensor2d(p.ids, [p.B, p.T], 'int32');
+    const tgt = tf.tensor2d(p.targets, [p.B, p.T], 'int32');
+    const logits = model.forward(ids, opts);
+    return tf.sum(targetLogprobs(logits, tgt), 1) as tf.Tensor1D;
+  });
+}
+
+function stat(values: number[]): LogStat {
+  return { sum: values.reduce((a, b) => a + b, 0), count: values.length };
+}
+
+export interface KtoTaskParts {
+  task: TrainTask<KtoBatch>;
+  lora?: LoraAdapters;
+  dispose(): void;
+}
+
+export function buildKtoTask(model: LlamaModel, cfg: KtoConfig, data: KtoData, ref: RefLogps, evalRef: RefLogps | null, padId: number, source = 'config'): KtoTaskParts {
+  let lora: LoraAdapters | undefined;
+  let params;
+  if (cfg.lora) {
+    if (cfg.trainable) throw new UserError(`${source}: keys 'lora' and 'trainable' cannot be combined (LoRA trains only the adapters)`);
+    lora = LoraAdapters.create(model, cfg.lora, cfg.seed);
+    params = lora.params(cfg.learning_rate, cfg.weight_decay);
+  } else {
+    params = selectParams(model.params, { trainable: cfg.trainable, paramGroups: cfg.param_groups, learningRate: cfg.learning_rate, weightDecay: cfg.weight_decay, tied: model.config.tieWordEmbeddings, source });
+  }
+  const withKl = cfg.loss_type === 'kto';
+  const lossParams = { beta: cfg.beta, desirableWeight: cfg.desirable_weight, undesirableWeight: cfg.undesirable_weight, lossType: cfg.loss_type };
+
+  const makeBatch = (examples: KtoExample[], klIndex: number[], r: RefLogps, idx: number[], linearHook?: (n: string, x: tf.Tensor, y: tf.Tensor) => tf.Tensor): KtoBatch => {
+    const main = padSequences(idx.map((i) => ({ prompt: examples[i].prompt_ids, completion: examples[i].completion_ids })), padId);
+    let policyKlLogps: number[] = [];
+    if (withKl) {
+      const kl = padSequences(idx.map((i) => ({ prompt: examples[i].prompt_ids, completion: examples[klIndex[i]].completion_ids })), padId);
+      const t = completionLogps(model, kl, { linearHook });
+      policyKlLogps = Array.from(t.dataSync());
+      t.dispose();
+    }
+    return {
+      ...main,
+      labels: idx.map((i) => examples[i].label),
+      refLogps: idx.map((i) => r.logps[i]),
+      refKlLogps: idx.map((i) => r.klLogps[i]),
+      policyKlLogps,
+    };
+  };
+
+  const batchLoss = (b: KtoBatch, opts: { embedHook?: (e: tf.Tensor3D) => tf.Tensor3D; linearHook?: (n: string, x: tf.Tensor, y: tf.Tensor) => tf.Tensor }) => {
+    const pol = completionLogps(model, b, opts);
+    const out = ktoLoss(
+      {
+        policyLogps: pol,
+        referenceLogps: tf.tensor1d(b.refLogps),
+        labels: b.labels,
+        policyKlLogps: withKl ? tf.tensor1d(b.policyKlLogps) : undefined,
+        referenceKlLogps: withKl ? tf.tensor1d(b.refKlLogps) : undefined,
+      },
+      lossParams,
+    );
+    return out;
+  };
+
+  const task: TrainTask<KtoBatch> = {
+    numUnits: data.train.length,
+    params,
+    makeBatch: (idx) => makeBatch(data.train, data.klIndex, ref, idx, lora?.hook()),
+    weight: (b) => b.B,
+    tokens: (b) => b.completionTokens,
+    loss: (b, ctx) => {
+      const out = batchLoss(b, { embedHook: neftuneHook(cfg.neftune_noise_alpha, b.tokenSegLen, ctx.rng), linearHook: lora?.hook(ctx.rng) });
+      const logs: Record<string, LogStat> = {
+        kl: { sum: out.kl, count: 1 },
+        'rewards/chosen': stat(out.rewardsChosen),
+        'rewards/rejected': stat(out.rewardsRejected),
+        'logps/chosen': stat(out.logpsChosen),
+        'logps/rejected': stat(out.logpsRejected),
+      };
+      if (out.rewardsChosen.length && out.rewardsRejected.length) {
+        const mean = (v: number[]) => v.reduce((a, c) => a + c, 0) / v.length;
+        logs['rewards/margins'] = { sum: mean(out.rewardsChosen) - mean(out.rewardsRejected), count: 1 };
+      }
+      // ktoLoss returns the micro-batch mean; the loop wants sum / (examples in the step).
+      return { loss: tf.tidy(() => tf.div(tf.mul(out.loss, b.B), ctx.normalizer) as tf.Scalar), logs };
+    },
+    evaluate:
+      data.eval.length > 0 && evalRef
+        ? async () => {
+            let sum = 0;
+            const hook = lora?.hook();
+            for (let s = 0; s < data.eval.length; s += cfg.per_device_train_batch_size) {
+              const idx = Array.from({ length: Math.min(cfg.per_device_train_batch_size, data.eval.length - s) }, (_, k) => s + k);
+              const b = makeBatch(data.eval, data.evalKlIndex, evalRef, idx, hook);
+              const out = batchLoss(b, { linearHook: hook });
+              sum += out.loss.dataSync()[0] * b.B;
+              out.loss.dispose();
+            }
+            return { eval_loss: sum / data.eval.length };
+          }
+        : undefined,
+    saveFinal: async (dir) => {
+      if (!lora) return saveModel(model, dir, { tokenizerFrom: cfg.model });
+      if (!cfg.lora!.merge) return lora.save(dir, cfg.model);
+      lora.mergeInto(model);
+      await saveModel(model, dir, { tokenizerFrom: cfg.model });
+    },
+  };
+  return { task, lora, dispose: () => lora?.dispose() };
+}
+
+export interface KtoRunOptions extends TrainOptions {
+  source?: string;
+}
+
+export interface KtoRunResult extends TrainResult {
+  referenceCache: RefCacheOutcome['status'];
+  referenceCacheKey: string;
+}
+
+async function maybeTokenizer(dir: string): Promise<Tokenizer | null> {
+  try {
+    return await loadTokenizer(dir);
+  } catch (e) {
+    if (e instanceof UserError) return null;
+    throw e;
+  }
+}
+
+/** Fills the reference cache for a config without training (`ko-align kto precompute-ref`). */
+export async function precomputeReference(cfg: KtoConfig, opts: { log?: (m: string) => void } = {}): Promise<RefCacheOutcome> {
+  const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  await initBackend(cfg.backend, opts.log ? { log } : {});
+  const tok = await maybeTokenizer(cfg.model);
+  const data = await prepareKtoData(cfg, tok);
+  const out = await ensureReferenceCache(cfg, data.train, data.klIndex, tok, log);
+  if (data.eval.length) await ensureReferenceCache(cfg, data.eval, data.evalKlIndex, tok, log);
+  return out;
+}
+
+/** Runs KTO end to end: backend, data, reference cache, model, loop, final model. */
+export async function trainKto(cfg: KtoConfig, opts: KtoRunOptions = {}): Promise<KtoRunResult> {
+  const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  await initBackend(cfg.backend, opts.log ? { log } : {});
+  const tok = await maybeTokenizer(cfg.model);
+  const data = await prepareKtoData(cfg, tok);
+  if (data.train.length === 0) throw new UserError(`${cfg.dataset.path}: no rows`);
+  const nD = data.train.filter((e) => e.label).length;
+  const warn = desirableRatioWarning(nD, data.train.length - nD, cfg.desirable_weight, cfg.undesirable_weight);
+  if (warn) log(`kto: warning: ${warn}`);
+  log(`kto: ${data.train.length} training rows (${nD} desirable, ${data.train.length - nD} undesirable)${data.eval.length ? `, ${data.eval.length} eval` : ''}`);
+  const ref = await ensureReferenceCache(cfg, data.train, data.klIndex, tok, log);
+  const evalRef = data.eval.length ? (await ensureReferenceCache(cfg, data.eval, data.evalKlIndex, tok, log)).data : null;
+  const model = await loadModel(cfg.model);
+  const parts = buildKtoTask(model, cfg, data, ref.data, evalRef, tok?.padTokenId ?? 0, opts.source);
+  try {
+    const res = await train(cfg, parts.task, opts);
+    return { ...res, referenceCache: ref.status, referenceCacheKey: ref.key };
+  } finally {
+    parts.dispose();
+    model.dispose();
+  }
+}

@@ -1,0 +1,119 @@
+import { cp, mkdtemp, readFile, rm, writeFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { trainKto, validateKtoConfig, type KtoRunResult } from '../../src/train/kto.ts';
+import { repoRoot } from '../helpers/cli.ts';
+import { lookupRefCache } from '../../src/train/ref-cache.ts';
+
+const fx = join(repoRoot, 'test/fixtures/kto');
+const expected = JSON.parse(await readFile(join(fx, 'kto-train-expected.json'), 'utf8')) as {
+  steps: { loss: number; kl: number; rewards_chosen: number; rewards_rejected: number }[];
+  reference_logps: number[];
+  reference_kl_logps: number[];
+};
+
+async function ktoRun(over: Record<string, unknown> = {}, logs: string[] = []): Promise<{ res: KtoRunResult; metrics: Record<string, number>[]; cfgDir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'kto-'));
+  const cfg = validateKtoConfig(
+    {
+      model: join(fx, 'tiny-llama'),
+      output_dir: join(dir, 'out'),
+      dataset: { path: join(fx, 'kto-rows.jsonl') },
+      per_device_train_batch_size: 6,
+      max_steps: 3,
+      learning_rate: 0.01,
+      lr_scheduler_type: 'constant',
+      max_grad_norm: 0,
+      beta: 0.1,
+      desirable_weight: 1.375,
+      undesirable_weight: 1,
+      logging_steps: 1,
+      save_steps: 0,
+      backend: 'cpu',
+      ref_logps_cache: join(dir, 'cache'),
+      ...over,
+    },
+    'test',
+  );
+  const res = await trainKto(cfg, { log: (m) => logs.push(m), progress: false });
+  const metrics = (await readFile(join(cfg.output_dir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  return { res, metrics, cfgDir: dir };
+}
+
+const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-8);
+
+describe('KTO trainer', () => {
+  it('reproduces the PyTorch reference loss and kl over three full-batch steps (beta 0.1, weights 1.375 / 1)', async () => {
+    const { metrics, res, cfgDir } = await ktoRun();
+    expect(res.referenceCache).toBe('built');
+    // The cached reference log-probs are the reference implementation's, row by row.
+    const cached = await lookupRefCache(join(cfgDir, 'cache'), res.referenceCacheKey, 6);
+    expect(cached.status).toBe('hit');
+    if (cached.status === 'hit') {
+      cached.data.logps.forEach((v, i) => expect(rel(v, expected.reference_logps[i])).toBeLessThan(1e-4));
+      cached.data.klLogps.forEach((v, i) => expect(rel(v, expected.reference_kl_logps[i])).toBeLessThan(1e-4));
+    }
+    expect(metrics).toHaveLength(3);
+    for (let s = 0; s < 3; s++) {
+      expect(rel(metrics[s].loss, expected.steps[s].loss)).toBeLessThan(5e-3);
+      if (expected.steps[s].kl > 0) expect(rel(metrics[s].kl, expected.steps[s].kl)).toBeLessThan(5e-3);
+      else expect(metrics[s].kl).toBeLessThan(1e-4);
+    }
+    expect(rel(metrics[2]['rewards/chosen'], expected.steps[2].rewards_chosen)).toBeLessThan(5e-3);
+    expect(rel(metrics[2]['rewards/rejected'], expected.steps[2].rewards_rejected)).toBeLessThan(5e-3);
+    expect(metrics[2]['rewards/margins']).toBeCloseTo(metrics[2]['rewards/chosen'] - metrics[2]['rewards/rejected'], 5);
+  });
+
+  it('reuses the reference cache without the reference model, even after its directory is deleted', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kto-ref-'));
+    const refDir = join(dir, 'ref');
+    await cp(join(fx, 'tiny-llama'), refDir, { recursive: true });
+    const cache = join(dir, 'cache');
+    const logs1: string[] = [];
+    const first = await ktoRun({ ref_model: refDir, ref_logps_cache: cache, max_steps: 1 }, logs1);
+    expect(first.res.referenceCache).toBe('built');
+    await rm(refDir, { recursive: true });
+    const logs2: string[] = [];
+    const second = await ktoRun({ ref_model: refDir, ref_logps_cache: cache, max_steps: 1, beta: 0.3 }, logs2);
+    expect(second.res.referenceCache).toBe('hit');
+    expect(second.res.referenceCacheKey).toBe(first.res.referenceCacheKey);
+    expect(logs2.join('\n')).toMatch(/reference cache hit .*not loaded/);
+  });
+
+  it('refuses a stale cache after a dataset edit and rebuilds a corrupt one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kto-stale-'));
+    const cache = join(dir, 'cache');
+    const first = await ktoRun({ ref_logps_cache: cache, max_steps: 1 });
+    // Edit one completion token: a new key, so the old cache is not used.
+    const rows = (await readFile(join(fx, 'kto-rows.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    rows[0].completion_input_ids[0] = (rows[0].completion_input_ids[0] + 1) % 64;
+    const edited = join(dir, 'edited.jsonl');
+    await writeFile(edited, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const second = await ktoRun({ ref_logps_cache: cache, max_steps: 1, dataset: { path: edited } });
+    expect(second.res.referenceCache).toBe('built');
+    expect(second.res.referenceCacheKey).not.toBe(first.res.referenceCacheKey);
+    // Corrupt the first cache file: detected by checksum and rebuilt.
+    const arrow = join(cache, first.res.referenceCacheKey, 'ref_logps.arrow');
+    const bytes = await readFile(arrow);
+    bytes[bytes.length - 20] ^= 0xff;
+    await writeFile(arrow, bytes);
+    const logs: string[] = [];
+    const third = await ktoRun({ ref_logps_cache: cache, max_steps: 1 }, logs);
+    expect(third.res.referenceCache).toBe('rebuilt');
+    expect(logs.join('\n')).toMatch(/corrupt \(checksum mismatch/);
+    expect((await readdir(cache)).filter((n) => !n.endsWith('.json')).sort()).toEqual([first.res.referenceCacheKey, second.res.referenceCacheKey].sort());
+  });
+
+  it('refuses per_device_train_batch_size 1 for loss_type kto, naming the key', () => {
+    expect(() => validateKtoConfig({ model: 'm', output_dir: 'o', dataset: { path: 'd.jsonl' }, per_device_train_batch_size: 1, max_steps: 1 }, 'configs/kto.yaml')).toThrow(
+      /configs\/kto.yaml: key 'per_device_train_batch_size' must be >= 2 for loss_type kto/,
+    );
+  });
+
+  it('warns when desirable_weight*n_D / (undesirable_weight*n_U) is outside [1, 4/3]', async () => {
+    const logs: string[] = [];
+    await ktoRun({ max_steps: 1, desirable_weight: 3 }, logs);
+    expect(logs.join('\n')).toMatch(/warning: .*outside \[1, 4\/3\]/);
+  });
+});
