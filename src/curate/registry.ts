@@ -9,6 +9,8 @@ import { rulesStage } from './stages/rules.ts';
 import { piiStage } from './stages/pii.ts';
 import { dedupStage } from './stages/dedup.ts';
 import { perplexityStage } from './stages/perplexity.ts';
+import { toxicityStage } from './stages/toxicity.ts';
+import { judgeStage } from './stages/judge.ts';
 
 export const stageRegistry: Record<string, StageFactory> = {
   normalize: normalizeStage,
@@ -16,6 +18,8 @@ export const stageRegistry: Record<string, StageFactory> = {
   pii: piiStage,
   dedup: dedupStage,
   perplexity: perplexityStage,
+  toxicity: toxicityStage,
+  judge: judgeStage,
 };
 
 /** Adds a stage type at run time (tests, plugins). */

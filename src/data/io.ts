@@ -117,8 +117,11 @@ export async function readAllRows(path: string, opts: ReadAllOptions = {}): Prom
 
 /**
  * Writes rows to `path` in the format of its extension, atomically; returns the row count.
- * Parquet and Arrow need every column's type before the first byte, so they collect the rows
- * first; JSONL and CSV stream.
+ * JSONL and JSON stream straight through. Parquet, Arrow and CSV need every column's type (or
+ * the header) before the first byte: a first pass infers it, keeping up to 100 000 rows in
+ * memory and spilling the rest to a temp file beside the output, then a second pass writes one
+ * row group / record batch at a time. Columnar outputs have every column on every row: a key
+ * missing from a row reads back as null.
  */
 export async function writeRows(
   path: string,
@@ -165,29 +168,104 @@ async function* readJson(path: string): AsyncGenerator<Row> {
   }
   if (firstText === null) return;
   if (!firstText.startsWith('[')) {
-    // A single pretty-printed object spanning lines is also accepted.
+    // JSON Lines content when the first line is a whole object; otherwise one object spanning lines.
+    let firstLineIsObject = false;
     try {
+      const v = JSON.parse(firstText);
+      firstLineIsObject = v !== null && typeof v === 'object' && !Array.isArray(v);
+    } catch {
+      firstLineIsObject = false;
+    }
+    if (firstLineIsObject || !firstText.startsWith('{')) {
       yield* readJsonl(path);
       return;
-    } catch (e) {
-      if (!(e instanceof UserError) || !firstText.startsWith('{')) throw e;
-      const whole = await readWholeText(path);
-      const v = parseJsonWithLine(path, whole);
-      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw e;
+    }
+    const v = parseJsonWithLine(path, await readWholeText(path));
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new UserError(`${path}: expected a JSON array of objects`);
+    yield v as Row;
+    return;
+  }
+  yield* parseJsonArray(path, await readWholeText(path));
+}
+
+function lineAt(text: string, pos: number, from = 0, line = 1): number {
+  for (let i = from; i < pos && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+/**
+ * Splits a top-level JSON array into its elements with a small scanner (strings, escapes,
+ * nesting) and parses each one, so an error names the line where the bad element starts.
+ */
+function* parseJsonArray(path: string, text: string): Generator<Row> {
+  let i = 0;
+  const n = text.length;
+  let line = 1;
+  let lineFrom = 0;
+  const lineOf = (pos: number): number => {
+    line = lineAt(text, pos, lineFrom, line);
+    lineFrom = pos;
+    return line;
+  };
+  const ws = () => {
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c === 32 || c === 9 || c === 10 || c === 13) i++;
+      else break;
+    }
+  };
+  const fail = (pos: number, what: string): never => {
+    throw new UserError(`${path}:${lineOf(pos)}: invalid JSON (${what})`);
+  };
+  ws();
+  if (text[i] !== '[') fail(i, 'expected a JSON array of objects');
+  i++;
+  let index = 0;
+  ws();
+  if (text[i] === ']') {
+    i++;
+  } else {
+    while (true) {
+      ws();
+      const start = i;
+      let depth = 0;
+      let inString = false;
+      for (; i < n; i++) {
+        const c = text.charCodeAt(i);
+        if (inString) {
+          if (c === 92 /* \\ */) i++;
+          else if (c === 34 /* " */) inString = false;
+          continue;
+        }
+        if (c === 34) inString = true;
+        else if (c === 123 || c === 91) depth++;
+        else if (c === 125 || c === 93) {
+          if (depth === 0) break; // the closing ] of the array
+          depth--;
+        } else if (c === 44 /* , */ && depth === 0) break;
+      }
+      if (i >= n) fail(start, `array element ${index} is not closed`);
+      const elementText = text.slice(start, i);
+      let v: unknown;
+      try {
+        v = JSON.parse(elementText);
+      } catch (e) {
+        fail(start, `array element ${index}: ${((e as Error).message ?? '').split('\n')[0]!.slice(0, 160)}`);
+      }
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+        throw new UserError(`${path}:${lineOf(start)}: element ${index} of the JSON array is not an object`);
+      }
       yield v as Row;
-      return;
+      index++;
+      if (text[i] === ']') {
+        i++;
+        break;
+      }
+      i++; // the comma
     }
   }
-  const whole = await readWholeText(path);
-  const v = parseJsonWithLine(path, whole);
-  if (!Array.isArray(v)) throw new UserError(`${path}: expected a JSON array of objects`);
-  for (let i = 0; i < v.length; i++) {
-    const r = v[i];
-    if (r === null || typeof r !== 'object' || Array.isArray(r)) {
-      throw new UserError(`${path}: element ${i} of the JSON array is not an object`);
-    }
-    yield r as Row;
-  }
+  ws();
+  if (i < n) fail(i, 'unexpected text after the closing ]');
 }
 
 async function readWholeText(path: string): Promise<string> {

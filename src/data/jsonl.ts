@@ -3,7 +3,8 @@
  * durable line-framed append (for caches) and a tolerant reader that skips a torn last line.
  */
 import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { mkdir, open, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { UserError, at } from '../util/errors.ts';
 import type { Row } from './row.ts';
 import { toJsonText } from './row.ts';
@@ -179,24 +180,59 @@ export async function writeJsonlTo(tmpPath: string, rows: Iterable<Row> | AsyncI
 /**
  * Appends one row as one JSONL line and fsyncs, so a crash loses at most the line being
  * written (which readJsonlTolerant then skips). If the file ends with a torn line (no final
- * newline), a newline is written first so the new row starts on its own line.
+ * newline: the trace of a crash mid-append), that partial line is cut off first, so the file
+ * stays a clean sequence of whole lines.
  */
 export async function appendJsonl(path: string, row: Row): Promise<void> {
   const line = toJsonText(row) + '\n';
+  // Appends to one file from concurrent callers in this process run one after another.
+  const prev = appendQueues.get(path) ?? Promise.resolve();
+  const next = prev.then(() => appendLine(path, line));
+  const tail = next.catch(() => {});
+  appendQueues.set(path, tail);
+  try {
+    await next;
+  } finally {
+    if (appendQueues.get(path) === tail) appendQueues.delete(path);
+  }
+}
+
+const appendQueues = new Map<string, Promise<void>>();
+
+async function appendLine(path: string, line: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
   const fh = await open(path, 'a+');
   try {
     const { size } = await fh.stat();
-    let prefix = '';
-    if (size > 0) {
-      const last = Buffer.alloc(1);
-      await fh.read(last, 0, 1, size - 1);
-      if (last[0] !== NL) prefix = '\n';
+    const last = Buffer.alloc(1);
+    if (size > 0) await fh.read(last, 0, 1, size - 1);
+    if (size > 0 && last[0] !== NL) {
+      const keep = await endOfLastWholeLine(fh, size);
+      if (keep < size) {
+        await fh.truncate(keep);
+        await fh.sync();
+      }
     }
-    await fh.write(prefix + line);
+    await fh.write(line);
     await fh.sync();
   } finally {
     await fh.close();
   }
+}
+
+/** Byte offset just after the file's last newline (0 if none). */
+async function endOfLastWholeLine(fh: import('node:fs/promises').FileHandle, size: number): Promise<number> {
+  const buf = Buffer.alloc(64 * 1024);
+  let end = size;
+  while (end > 0) {
+    const start = Math.max(0, end - buf.length);
+    const len = end - start;
+    await fh.read(buf, 0, len, start);
+    const i = buf.subarray(0, len).lastIndexOf(NL);
+    if (i >= 0) return start + i + 1;
+    end = start;
+  }
+  return 0;
 }
 
 export interface TolerantResult {

@@ -26,7 +26,7 @@ export function normalizeValue(v: unknown): unknown {
   if (Array.isArray(v)) {
     let out: unknown[] | null = null;
     for (let i = 0; i < v.length; i++) {
-      const n = normalizeValue(v[i]);
+      const n = normalizeValue(v[i]) ?? null;
       if (n !== v[i]) {
         out ??= v.slice();
         out[i] = n;
@@ -38,7 +38,7 @@ export function normalizeValue(v: unknown): unknown {
     // Typed arrays and Dates are left alone; plain objects are normalized in place.
     const o = v as Record<string, unknown>;
     for (const k of Object.keys(o)) {
-      const n = normalizeValue(o[k]);
+      const n = normalizeValue(o[k]) ?? null;
       if (n !== o[k]) o[k] = n;
     }
     return o;

@@ -10,6 +10,8 @@
  * that cannot load is a UserError that says why; there is no silent fallback for it.
  */
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core alone registers no gradients; this module does (see its comment).
+import './tfjs.ts';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -89,7 +91,7 @@ async function loadWebgpu(): Promise<string> {
   if (!adapter) {
     throw new BackendUnavailable('no WebGPU adapter: Dawn found no usable GPU (is a GPU driver with Vulkan support installed?)');
   }
-  const nav = (globalThis as { navigator?: Record<string, unknown> }).navigator;
+  const nav = (globalThis as unknown as { navigator?: Record<string, unknown> }).navigator;
   if (nav === undefined) {
     Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
   } else if (!nav.gpu) {
@@ -121,6 +123,9 @@ async function loadWasm(): Promise<string> {
 async function loadCpu(): Promise<string> {
   await import('@tensorflow/tfjs-backend-cpu');
   await activate('cpu');
+  // The cpu backend prints a multi-line "install tfjs-node" banner on first use; we already say
+  // which backend runs, so mark it as shown.
+  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
   return 'cpu';
 }
 

@@ -83,3 +83,20 @@ export function bestF1Threshold(scores: ArrayLike<number>, labels: ArrayLike<boo
   }
   return best;
 }
+
+/**
+ * The smallest threshold whose false-positive rate on the clean examples is at most `fpr`
+ * (toxic when score >= threshold). With no clean examples, returns 0.5.
+ */
+export function thresholdAtFpr(scores: ArrayLike<number>, labels: ArrayLike<boolean>, fpr: number): number {
+  const neg: number[] = [];
+  for (let i = 0; i < scores.length; i++) if (!labels[i]) neg.push(scores[i]!);
+  if (neg.length === 0) return 0.5;
+  neg.sort((a, b) => b - a);
+  const allowed = Math.floor(fpr * neg.length);
+  // Flagging scores >= neg[allowed] would flag neg[0..allowed] (allowed + 1 of them, plus ties):
+  // go just above it.
+  if (allowed >= neg.length) return neg[neg.length - 1]!;
+  const t = neg[allowed]!;
+  return Math.min(1, t + Number.EPSILON * Math.max(1, t) * 4);
+}

@@ -54,7 +54,7 @@ describe('initBackend', () => {
   });
 
   it('explicit webgpu on this GPU-less machine gives the one-line no-adapter message', async () => {
-    const err = await initBackend('webgpu', { log: () => {} }).catch((e) => e as Error);
+    const err = (await initBackend('webgpu', { log: () => {} }).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(UserError);
     expect(err.message).toMatch(/^backend 'webgpu' is not available: no WebGPU adapter/);
     expect(err.message).not.toContain('\n');

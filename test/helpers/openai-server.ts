@@ -52,6 +52,8 @@ export interface OpenAIServer {
   delivered(): number;
   /** Requests still open (hanging or delayed). */
   inFlight(): number;
+  /** TCP connections accepted so far (keep-alive reuse shows as connections << requests). */
+  connections(): number;
   files: Map<string, { filename: string; purpose: string; content: string }>;
   batches: Map<string, Record<string, unknown>>;
   close(): Promise<void>;
@@ -80,7 +82,8 @@ export function errorReply(status: number, message: string, headers?: Record<str
   return { status, headers, json: { error: { message, type: 'test_error', param: null, code: null } } };
 }
 
-export async function startOpenAIServer(opts: { handler?: Handler } = {}): Promise<OpenAIServer> {
+export async function startOpenAIServer(opts: { handler?: Handler; /** keep every request in `requests` (default true; benches turn it off) */ record?: boolean } = {}): Promise<OpenAIServer> {
+  const record = opts.record ?? true;
   const handler = opts.handler ?? (() => undefined);
   const requests: ServerRequest[] = [];
   const counts = new Map<string, number>();
@@ -142,11 +145,13 @@ export async function startOpenAIServer(opts: { handler?: Handler } = {}): Promi
         return send(res, f ? { status: 200, json: fileObject(fileGet[1], f) } : errorReply(404, 'no such file'));
       }
 
+      if (method === 'GET' && path === '/__stats') return send(res, { status: 200, json: { delivered, connections, requests: requests.length } });
+
       const index = counts.get(path) ?? 0;
       counts.set(path, index + 1);
       const body = raw.length && String(req.headers['content-type'] ?? '').includes('json') ? JSON.parse(raw.toString('utf8')) : undefined;
       const sreq: ServerRequest = { method, path, headers: req.headers, body, index };
-      requests.push(sreq);
+      if (record) requests.push(sreq);
 
       if (method === 'POST' && path === '/v1/batches') {
         const reply = await handler(sreq);
@@ -208,7 +213,9 @@ export async function startOpenAIServer(opts: { handler?: Handler } = {}): Promi
       if (!res.headersSent) send(res, errorReply(500, `test server error: ${(e as Error).message}`));
     }
   });
-  server.keepAliveTimeout = 1000;
+  let connections = 0;
+  server.on('connection', () => connections++);
+  server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
@@ -217,6 +224,7 @@ export async function startOpenAIServer(opts: { handler?: Handler } = {}): Promi
     requests,
     delivered: () => delivered,
     inFlight: () => open.size,
+    connections: () => connections,
     files,
     batches,
     close: async () => {
@@ -241,4 +249,18 @@ function send(res: ServerResponse, reply: ServerReply): void {
   }
   res.writeHead(status, { 'content-type': 'application/json', ...reply.headers });
   res.end(JSON.stringify(reply.json ?? {}));
+}
+
+/**
+ * Run as a program (`node --import tsx test/helpers/openai-server.ts [latencyMs]`): serves chat
+ * completions that answer after latencyMs, prints `{"baseURL": ...}` on one line, exits when
+ * stdin closes. GET /__stats returns the counters. Benches use it to keep the server off the
+ * measured process.
+ */
+if (process.argv[1] && import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href) {
+  const latencyMs = Number(process.argv[2] ?? 200);
+  const server = await startOpenAIServer({ record: false, handler: () => ({ ...chatReply('{"reason": "벤치마크 응답", "score": 7}'), delayMs: latencyMs }) });
+  process.stdout.write(JSON.stringify({ baseURL: server.baseURL }) + '\n');
+  process.stdin.resume();
+  process.stdin.on('end', () => void server.close().then(() => process.exit(0)));
 }

@@ -1,0 +1,100 @@
+/**
+ * Hugging Face model directories: load (config.json + model.safetensors or sharded shards with
+ * model.safetensors.index.json) and save in the same layout so transformers / vLLM load it.
+ */
+import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { loadConfig, paramShapes, type ModelConfig } from './config.ts';
+import { LlamaModel } from './llama.ts';
+import { readSafetensors, weightFiles, writeSafetensors, type HostTensor } from './safetensors.ts';
+import { UserError } from '../util/errors.ts';
+
+/** Tokenizer and generation files copied beside a saved model when present in the source. */
+export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'chat_template.jinja'];
+
+export interface LoadModelOptions {
+  /** Whether parameters are trainable variables (default true). */
+  trainable?: boolean;
+}
+
+/** Reads only the tensors the config needs, from the single file or the shards. */
+export function readModelTensors(dir: string, config: ModelConfig): Map<string, HostTensor> {
+  const files = weightFiles(dir);
+  const byFile = new Map<string, string[]>();
+  for (const name of paramShapes(config).keys()) {
+    const file = files.get(name);
+    if (!file) {
+      const where = existsSync(join(dir, 'model.safetensors.index.json')) ? join(dir, 'model.safetensors.index.json') : join(dir, 'model.safetensors');
+      throw new UserError(`${where}: missing tensor '${name}'`);
+    }
+    if (!byFile.has(file)) byFile.set(file, []);
+    byFile.get(file)!.push(name);
+  }
+  const out = new Map<string, HostTensor>();
+  for (const [file, names] of byFile) for (const [n, t] of readSafetensors(file, names)) out.set(n, t);
+  return out;
+}
+
+/** Loads a Hugging Face model directory into a LlamaModel (backend must be initialised). */
+export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promise<LlamaModel> {
+  if (!existsSync(dir)) throw new UserError(`${dir}: model directory not found`);
+  const config = loadConfig(join(dir, 'config.json'));
+  const tensors = readModelTensors(dir, config);
+  return LlamaModel.fromHost(config, tensors, dir, opts.trainable ?? true);
+}
+
+export interface SaveModelOptions {
+  /** Copy tokenizer / generation files from this directory when they exist there. */
+  tokenizerFrom?: string;
+  /** Extra metadata for the safetensors header (strings). */
+  metadata?: Record<string, string>;
+}
+
+/**
+ * Writes config.json + model.safetensors (float32) (+ tokenizer files) into `dir`, atomically:
+ * everything is written into a temporary sibling directory which then replaces `dir`.
+ * The parameters are copied to the host first, so training may go on after this returns.
+ */
+export async function saveModel(model: LlamaModel, dir: string, opts: SaveModelOptions = {}): Promise<void> {
+  const tensors = await model.toHost();
+  await writeModelDir(dir, async (tmp) => {
+    const raw = { ...model.config.raw, torch_dtype: 'float32' };
+    await writeFile(join(tmp, 'config.json'), `${JSON.stringify(raw, null, 2)}\n`);
+    await writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt', ...opts.metadata });
+    if (opts.tokenizerFrom) {
+      for (const f of TOKENIZER_FILES) {
+        const src = join(opts.tokenizerFrom, f);
+        if (existsSync(src)) await copyFile(src, join(tmp, f));
+      }
+    }
+  });
+}
+
+/**
+ * Fills a fresh temporary sibling directory with `fill(tmp)` and then puts it in place of `dir`
+ * (the old directory, if any, is replaced only after everything was written). On failure the
+ * temporary directory is removed and `dir` is untouched.
+ */
+export async function writeModelDir(dir: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+  const target = resolve(dir);
+  const parent = dirname(target);
+  await mkdir(parent, { recursive: true });
+  const tmp = join(parent, `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  await mkdir(tmp);
+  try {
+    await fill(tmp);
+    if (existsSync(target)) {
+      const old = `${tmp}.old`;
+      await rename(target, old);
+      await rename(tmp, target);
+      await rm(old, { recursive: true, force: true });
+    } else {
+      await rename(tmp, target);
+    }
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}

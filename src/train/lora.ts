@@ -1,0 +1,170 @@
+/**
+ * LoRA adapters (Hu et al. 2021) through LlamaModel's linearHook, saved in PEFT's layout:
+ *   y = W x + (alpha / r) * B A dropout(x)      A [r, in] (kaiming-uniform init), B [out, r] (zeros)
+ * adapter_config.json + adapter_model.safetensors with keys
+ *   base_model.model.<module>.lora_A.weight / lora_B.weight
+ * so `peft.PeftModel.from_pretrained(base, dir)` loads them. `mergeInto` folds them into W.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { linear, type LlamaModel } from '../model/llama.ts';
+import { readSafetensors, writeSafetensors, type HostTensor } from '../model/safetensors.ts';
+import { UserError } from '../util/errors.ts';
+import type { OptimParam } from './optim.ts';
+import { Rng } from './rng.ts';
+import { LORA_TARGETS, type LoraConfig } from './sft-config.ts';
+
+const PEFT_PREFIX = 'base_model.model.';
+
+export class LoraAdapters {
+  /** module name (e.g. model.layers.0.self_attn.q_proj) -> [A, B] */
+  readonly modules = new Map<string, { A: tf.Variable; B: tf.Variable }>();
+  readonly scale: number;
+
+  constructor(readonly cfg: LoraConfig) {
+    this.scale = cfg.alpha / cfg.r;
+  }
+
+  /** Fresh adapters on every targeted projection of `model` (A kaiming-uniform from `seed`, B zero). */
+  static create(model: LlamaModel, cfg: LoraConfig, seed: number): LoraAdapters {
+    for (const t of cfg.target_modules) {
+      if (!(LORA_TARGETS as readonly string[]).includes(t)) {
+        throw new UserError(`lora.target_modules: unknown module '${t}' (expected some of ${LORA_TARGETS.join(', ')})`);
+      }
+    }
+    const ad = new LoraAdapters(cfg);
+    const rng = new Rng(seed, 0x10a);
+    for (const [name, v] of model.params) {
+      const m = /^(.*\.(\w+_proj))\.weight$/.exec(name);
+      if (!m || !cfg.target_modules.includes(m[2])) continue;
+      const [out, inp] = v.shape;
+      const bound = 1 / Math.sqrt(inp); // kaiming_uniform_(a=sqrt(5)), as PEFT
+      const a = rng.fillUniform(new Float32Array(cfg.r * inp), -bound, bound);
+      ad.modules.set(m[1], {
+        A: tf.variable(tf.tensor2d(a, [cfg.r, inp]), true),
+        B: tf.variable(tf.zeros([out, cfg.r]), true),
+      });
+    }
+    if (ad.modules.size === 0) throw new UserError(`lora.target_modules: none of ${cfg.target_modules.join(', ')} exist in the model`);
+    return ad;
+  }
+
+  /** Optimizer entries for the adapter weights (names as in PEFT, without the prefix). */
+  params(lr: number, weightDecay: number): OptimParam[] {
+    const out: OptimParam[] = [];
+    for (const [m, { A, B }] of this.modules) {
+      out.push({ name: `${m}.lora_A.weight`, variable: A, lr, weightDecay });
+      out.push({ name: `${m}.lora_B.weight`, variable: B, lr, weightDecay });
+    }
+    return out;
+  }
+
+  /**
+   * The linearHook adding the adapters. With `rng` and dropout > 0 (training), the adapter input
+   * is dropped out with a mask drawn from `rng`; without `rng` (eval) there is no dropout.
+   */
+  hook(rng?: Rng): (name: string, x: tf.Tensor, y: tf.Tensor) => tf.Tensor {
+    const p = this.cfg.dropout;
+    return (name, x, y) => {
+      const ad = this.modules.get(name);
+      if (!ad) return y;
+      let xin = x;
+      if (rng && p > 0) {
+        const mask = new Float32Array(x.size);
+        const keep = 1 / (1 - p);
+        for (let i = 0; i < mask.length; i++) mask[i] = rng.uniform() >= p ? keep : 0;
+        xin = tf.mul(x, tf.tensor(mask, x.shape));
+      }
+      return tf.add(y, tf.mul(linear(linear(xin, ad.A), ad.B), this.scale));
+    };
+  }
+
+  /** PEFT tensor names -> host tensors. */
+  toHost(): Map<string, HostTensor> {
+    const out = new Map<string, HostTensor>();
+    for (const [m, { A, B }] of this.modules) {
+      out.set(`${PEFT_PREFIX}${m}.lora_A.weight`, { shape: A.shape.slice(), data: A.dataSync() as Float32Array });
+      out.set(`${PEFT_PREFIX}${m}.lora_B.weight`, { shape: B.shape.slice(), data: B.dataSync() as Float32Array });
+    }
+    return out;
+  }
+
+  /** Writes adapter_config.json + adapter_model.safetensors into `dir` (atomically, as a folder). */
+  async save(dir: string, baseModel: string): Promise<void> {
+    const target = resolve(dir);
+    const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
+    await rm(tmp, { recursive: true, force: true });
+    await mkdir(tmp, { recursive: true });
+    const config = {
+      peft_type: 'LORA',
+      task_type: 'CAUSAL_LM',
+      base_model_name_or_path: baseModel,
+      r: this.cfg.r,
+      lora_alpha: this.cfg.alpha,
+      lora_dropout: this.cfg.dropout,
+      target_modules: [...new Set(this.cfg.target_modules)].sort(),
+      bias: 'none',
+      fan_in_fan_out: false,
+      inference_mode: true,
+      init_lora_weights: true,
+      modules_to_save: null,
+      use_rslora: false,
+      use_dora: false,
+    };
+    await writeFile(join(tmp, 'adapter_config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    await writeSafetensors(join(tmp, 'adapter_model.safetensors'), this.toHost());
+    await rm(target, { recursive: true, force: true });
+    await rename(tmp, target);
+  }
+
+  /** Reads a PEFT LoRA adapter directory for `model`. */
+  static load(dir: string, model: LlamaModel): LoraAdapters {
+    const cfgPath = join(dir, 'adapter_config.json');
+    if (!existsSync(cfgPath)) throw new UserError(`${cfgPath}: adapter config not found`);
+    let raw: Record<string, unknown>;
+    try {
+      raw = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new UserError(`${cfgPath}: invalid JSON (${(e as Error).message})`);
+    }
+    if (raw.peft_type !== 'LORA') throw new UserError(`${cfgPath}: peft_type must be "LORA", got ${JSON.stringify(raw.peft_type)}`);
+    const cfg: LoraConfig = {
+      r: Number(raw.r),
+      alpha: Number(raw.lora_alpha),
+      dropout: Number(raw.lora_dropout ?? 0),
+      target_modules: raw.target_modules as string[],
+      merge: false,
+    };
+    const ad = new LoraAdapters(cfg);
+    const tensors = readSafetensors(join(dir, 'adapter_model.safetensors'));
+    for (const [key, t] of tensors) {
+      const m = /^base_model\.model\.(.*)\.lora_([AB])\.weight$/.exec(key);
+      if (!m) throw new UserError(`${dir}: unexpected adapter tensor '${key}'`);
+      const w = model.params.get(`${m[1]}.weight`);
+      if (!w) throw new UserError(`${dir}: adapter tensor '${key}' targets '${m[1]}', which the model does not have`);
+      const entry = ad.modules.get(m[1]) ?? ({} as { A: tf.Variable; B: tf.Variable });
+      entry[m[2] as 'A' | 'B'] = tf.variable(tf.tensor(t.data, t.shape, 'float32'), true);
+      ad.modules.set(m[1], entry);
+    }
+    for (const [m, e] of ad.modules) if (!e.A || !e.B) throw new UserError(`${dir}: module '${m}' lacks lora_A or lora_B`);
+    return ad;
+  }
+
+  /** W <- W + scale * B @ A for every adapted projection (the model's variables change in place). */
+  mergeInto(model: LlamaModel): void {
+    for (const [m, { A, B }] of this.modules) {
+      const w = model.params.get(`${m}.weight`)!;
+      tf.tidy(() => w.assign(tf.add(w, tf.mul(tf.matMul(B, A), this.scale))));
+    }
+  }
+
+  dispose(): void {
+    for (const { A, B } of this.modules.values()) {
+      A.dispose();
+      B.dispose();
+    }
+    this.modules.clear();
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * Supervised fine-tuning (TRL SFTTrainer semantics) on the shared training loop.
+ *
+ *   rows -> examples: chat rows through the tokenizer's chat template with assistant-only labels
+ *           (tokenizeChatForTraining); pre-tokenized rows (input_ids + optional labels) as given
+ *   examples -> units: one example per row, or packed into max_length sequences (packing)
+ *   loss = sum over trained tokens of -log p(token) / (trained tokens in the optimizer step)
+ *   NEFTune noise on the embeddings (training only), LoRA through the linear hook,
+ *   staged training through `trainable` / `param_groups`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { join } from 'node:path';
+import { loadConfig as loadConfigFile, validateConfig } from '../config/schema.ts';
+import { toExample, type DataFormat } from '../data/formats.ts';
+import { readAllRows } from '../data/io.ts';
+import { initBackend } from '../engine/backend.ts';
+import { loadModel, saveModel } from '../model/checkpoint.ts';
+import type { LlamaModel } from '../model/llama.ts';
+import { targetLogprobs } from '../model/logprobs.ts';
+import { loadTokenizer, type Tokenizer } from '../model/tokenizer.ts';
+import { UserError } from '../util/errors.ts';
+import { collate, IGNORE_INDEX, packExamples, toUnit, type Batch, type TokenizedExample, type Unit } from './data.ts';
+import { LoraAdapters } from './lora.ts';
+import { neftuneHook } from './neftune.ts';
+import { selectParams } from './params.ts';
+import { Rng } from './rng.ts';
+import { SFT_SCHEMA, type SftConfig } from './sft-config.ts';
+import { tokenizeChatForTraining } from './tokenize.ts';
+import { train, type TrainOptions, type TrainResult, type TrainTask } from './trainer.ts';
+
+/** Reads a YAML config, applies `--set` overrides, validates it (errors name the key). */
+export async function loadSftConfig(path: string, sets: string[] = []): Promise<SftConfig> {
+  return checkSftConfig(await loadConfigFile<SftConfig>(path, SFT_SCHEMA, sets), path);
+}
+
+/** Validates an already-parsed config object (e.g. built in code). */
+export function validateSftConfig(raw: unknown, source = 'config'): SftConfig {
+  return checkSftConfig(validateConfig<SftConfig>(SFT_SCHEMA, raw, source), source);
+}
+
+function checkSftConfig(cfg: SftConfig, source: string): SftConfig {
+  if (cfg.max_steps <= 0 && !(cfg.num_train_epochs > 0)) {
+    throw new UserError(`${source}: key 'max_steps' or 'num_train_epochs' must be > 0 (nothing to train)`);
+  }
+  return cfg;
+}
+
+/** Turns dataset rows into tokenized examples; `where` names the file in errors. */
+export function tokenizeRows(rows: Record<string, unknown>[], where: string, format: string, tok: Tokenizer | null, maxLength: number): TokenizedExample[] {
+  const out: TokenizedExample[] = [];
+  rows.forEach((row, i) => {
+    const at = `${where}: row ${i + 1}`;
+    const ex = toExample(row, format === 'auto' ? undefined : (format as DataFormat), at);
+    if (ex.inputIds) {
+      const ids = ex.inputIds;
+      const labels = ex.labels ?? ids.slice();
+      if (labels.length !== ids.length) throw new UserError(`${at}: 'labels' has ${labels.length} entries but 'input_ids' has ${ids.length}`);
+      out.push({ input_ids: ids.slice(0, maxLength), labels: labels.slice(0, maxLength) });
+      return;
+    }
+    if (!tok) throw new UserError(`${at}: text rows need a tokenizer, but the model directory has no tokenizer.json`);
+    if (!ex.messages.some((m) => m.role === 'assistant')) throw new UserError(`${at}: no assistant answer to train on (SFT needs a completion / output / assistant turn)`);
+    out.push(tokenizeChatForTraining(tok, ex.messages, { maxLength }));
+  });
+  return out;
+}
+
+/** Trained targets of an example (labels != -100 after the first token). */
+function trainedCount(ex: TokenizedExample): number {
+  let n = 0;
+  for (let t = 1; t < ex.labels.length; t++) if (ex.labels[t] !== IGNORE_INDEX) n++;
+  return n;
+}
+
+export interface SftData {
+  train: TokenizedExample[];
+  eval: TokenizedExample[];
+  /** Examples dropped because no label survived truncation. */
+  dropped: number;
+}
+
+/** Reads, tokenizes and splits the dataset of a config. */
+export async function prepareSftData(cfg: SftConfig, tok: Tokenizer | null): Promise<SftData> {
+  const rows = await readAllRows(cfg.dataset.path);
+  let all = tokenizeRows(rows, cfg.dataset.path, cfg.dataset.format, tok, cfg.max_length);
+  let evalEx: TokenizedExample[] = [];
+  if (cfg.dataset.eval_path) {
+    evalEx = tokenizeRows(await readAllRows(cfg.dataset.eval_path), cfg.dataset.eval_path, cfg.dataset.format, tok, cfg.max_length);
+  } else if (cfg.dataset.eval_fraction > 0) {
+    const n = Math.max(1, Math.round(all.length * cfg.dataset.eval_fraction));
+    if (n >= all.length) throw new UserError(`dataset.eval_fraction: ${cfg.dataset.eval_fraction} of ${all.length} rows leaves nothing to train on`);
+    const idx = new Rng(cfg.seed, 0xe7a1).shuffle(all.map((_, i) => i));
+    const held = new Set(idx.slice(0, n));
+    evalEx = all.filter((_, i) => held.has(i));
+    all = all.filter((_, i) => !held.has(i));
+  }
+  const kept = all.filter((e) => trainedCount(e) > 0);
+  return { train: kept, eval: evalEx.filter((e) => trainedCount(e) > 0), dropped: all.length - kept.length };
+}
+
+/** Shifted targets: target[b, t] = labels[b, t+1] (the token predicted at t), -100 at the end. */
+export function shiftedTargets(batch: Batch): Int32Array {
+  const { B, T, labels } = batch;
+  const out = new Int32Array(B * T).fill(IGNORE_INDEX);
+  for (let b = 0; b < B; b++) for (let t = 0; t + 1 < T; t++) out[b * T + t] = labels[b * T + t + 1];
+  return out;
+}
+
+export interface SftForwardHooks {
+  embedHook?: (e: tf.Tensor3D) => tf.Tensor3D;
+  linearHook?: (name: string, x: tf.Tensor, y: tf.Tensor) => tf.Tensor;
+}
+
+/** Sum over the batch's trained tokens of -log p(token | prefix), as a scalar. */
+export function sftLossSum(model: LlamaModel, batch: Batch, hooks: SftForwardHooks = {}): tf.Scalar {
+  return tf.tidy(() => {
+    const { B, T } = batch;
+    const ids = tf.tensor2d(batch.ids, [B, T], 'int32');
+    const tgt = tf.tensor2d(shiftedTargets(batch), [B, T], 'int32');
+    const logits = model.forward(ids, {
+      embedHook: hooks.embedHook,
+      linearHook: hooks.linearHook,
+      segmentIds: batch.segmentIds ? tf.tensor2d(batch.segmentIds, [B, T], 'int32') : undefined,
+      positionIds: batch.positionIds ? tf.tensor2d(batch.positionIds, [B, T], 'int32') : undefined,
+    });
+    return tf.neg(tf.sum(targetLogprobs(logits, tgt))) as tf.Scalar;
+  });
+}
+
+/** Mean token cross-entropy over `units` (no NEFTune, no dropout): eval_loss. */
+export function evalLoss(model: LlamaModel, units: Unit[], batchSize: number, padId: number, linearHook?: SftForwardHooks['linearHook']): number {
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < units.length; i += batchSize) {
+    const batch = collate(units.slice(i, i + batchSize), padId);
+    const s = sftLossSum(model, batch, { linearHook });
+    sum += s.dataSync()[0];
+    s.dispose();
+    n += batch.trainedTokens;
+  }
+  return n > 0 ? sum / n : Number.NaN;
+}
+
+export interface SftTaskParts {
+  task: TrainTask<Batch>;
+  lora?: LoraAdapters;
+  dispose(): void;
+}
+
+/** Builds the SFT TrainTask over a loaded model (exported for tests and for reuse). */
+export function buildSftTask(model: LlamaModel, cfg: SftConfig, data: SftData, padId: number, source = 'config'): SftTaskParts {
+  const units = cfg.packing ? packExamples(data.train, cfg.max_length) : data.train.map((e) => toUnit(e, cfg.max_length));
+  const evalUnits = data.eval.map((e) => toUnit(e, cfg.max_length));
+  let lora: LoraAdapters | undefined;
+  let params;
+  if (cfg.lora) {
+    if (cfg.trainable) throw new UserError(`${source}: keys 'lora' and 'trainable' cannot be combined (LoRA trains only the adapters)`);
+    if (cfg.param_groups.length > 0) throw new UserError(`${source}: keys 'lora' and 'param_groups' cannot be combined (the adapters use learning_rate)`);
+    lora = LoraAdapters.create(model, cfg.lora, cfg.seed);
+    params = lora.params(cfg.learning_rate, cfg.weight_decay);
+  } else {
+    params = selectParams(model.params, {
+      trainable: cfg.trainable,
+      paramGroups: cfg.param_groups,
+      learningRate: cfg.learning_rate,
+      weightDecay: cfg.weight_decay,
+      tied: model.config.tieWordEmbeddings,
+      source,
+    });
+  }
+  const task: TrainTask<Batch> = {
+    numUnits: units.length,
+    params,
+    makeBatch: (idx) => collate(idx.map((i) => units[i]), padId),
+    weight: (b) => b.trainedTokens,
+    tokens: (b) => b.trainedTokens,
+    loss: (b, ctx) => {
+      const sum = sftLossSum(model, b, {
+        embedHook: neftuneHook(cfg.neftune_noise_alpha, b.tokenSegLen, ctx.rng),
+        linearHook: lora?.hook(ctx.rng),
+      });
+      return { loss: tf.div(sum, ctx.normalizer) as tf.Scalar };
+    },
+    evaluate: evalUnits.length > 0 ? async () => ({ eval_loss: evalLoss(model, evalUnits, cfg.per_device_train_batch_size, padId, lora?.hook()) }) : undefined,
+    saveFinal: async (dir) => {
+      if (!lora) return saveModel(model, dir, { tokenizerFrom: cfg.model });
+      if (!cfg.lora!.merge) return lora.save(dir, cfg.model);
+      await lora.save(join(cfg.output_dir, 'adapter'), cfg.model);
+      lora.mergeInto(model);
+      await saveModel(model, dir, { tokenizerFrom: cfg.model });
+    },
+  };
+  return { task, lora, dispose: () => lora?.dispose() };
+}
+
+export interface SftRunOptions extends TrainOptions {
+  /** Config file name used in error messages (default 'config'). */
+  source?: string;
+}
+
+/** Runs SFT end to end: backend, tokenizer, data, model, loop, final model. */
+export async function trainSft(cfg: SftConfig, opts: SftRunOptions = {}): Promise<TrainResult> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  await initBackend(cfg.backend, opts.log ? { log } : {});
+  let tok: Tokenizer | null = null;
+  try {
+    tok = await loadTokenizer(cfg.model);
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+  }
+  const data = await prepareSftData(cfg, tok);
+  if (data.dropped > 0) log(`sft: ${data.dropped} example(s) have no trained token after truncation to max_length ${cfg.max_length}; skipped`);
+  log(`sft: ${data.train.length} training example(s)${data.eval.length ? `, ${data.eval.length} eval` : ''}${cfg.packing ? ' (packed)' : ''}`);
+  const model = await loadModel(cfg.model);
+  const parts = buildSftTask(model, cfg, data, tok?.padTokenId ?? 0, opts.source);
+  try {
+    return await train(cfg, parts.task, opts);
+  } finally {
+    parts.dispose();
+    model.dispose();
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * The curation pipeline end to end on the bundled sample (datasets/ko-instruct-sample.jsonl):
+ * manifest counts, per-stage precision / recall against the ground-truth column `gt_issue`,
+ * outputs readable by an independent Parquet reader (DuckDB), and the stage cache.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { runCuration, type Manifest } from '../../src/curate/pipeline.ts';
+import { readAllRows, type Row } from '../../src/data/io.ts';
+import { repoRoot } from '../helpers/cli.ts';
+
+const sample = join(repoRoot, 'datasets', 'ko-instruct-sample.jsonl');
+const config = join(repoRoot, 'configs', 'curate.yaml');
+const out = mkdtempSync(join(tmpdir(), 'ko-align-curate-'));
+const quiet = { log: () => {}, progress: 'off' as const };
+
+let manifest: Manifest;
+let kept: Row[];
+let rejected: Row[];
+const sets = [`output_dir=${out}`, `inputs=[{path: ${sample}}]`];
+
+beforeAll(async () => {
+  manifest = await runCuration(config, { sets, ...quiet });
+  kept = await readAllRows(join(out, 'kept.parquet'));
+  rejected = await readAllRows(join(out, 'rejected.parquet'));
+});
+
+/** Which ground-truth class a stage decision stands for. */
+function predicted(r: Row): string {
+  if (typeof r.reason === 'string') {
+    const code = r.reason.split(':')[0];
+    if (code === 'exact_dup' || code === 'near_dup') return 'near_dup';
+    return code;
+  }
+  return Array.isArray(r.pii_types) && r.pii_types.length > 0 ? 'pii' : 'clean';
+}
+
+function prf(cls: string): { precision: number; recall: number; tp: number } {
+  let tp = 0;
+  let fp = 0;
+  let fn = 0;
+  for (const r of [...kept, ...rejected]) {
+    // A PII row may also be rejected for another reason after masking; PII is judged by pii_types.
+    const p = cls === 'pii' ? (Array.isArray(r.pii_types) && r.pii_types.length > 0 ? 'pii' : '') : predicted(r);
+    const g = r.gt_issue === cls;
+    if (g && p === cls) tp++;
+    else if (p === cls) fp++;
+    else if (g) fn++;
+  }
+  return { precision: tp / Math.max(1, tp + fp), recall: tp / Math.max(1, tp + fn), tp };
+}
+
+describe('runCuration on the bundled sample', () => {
+  it('the sample has at least 300 rows covering every ground-truth class', () => {
+    const gts = readFileSync(sample, 'utf8').trim().split('\n').map((l) => JSON.parse(l).gt_issue as string);
+    expect(gts.length).toBeGreaterThanOrEqual(300);
+    expect(new Set(gts)).toEqual(new Set(['clean', 'code_switch', 'pii', 'near_dup', 'refusal', 'repetition', 'toxic', 'too_short']));
+  });
+
+  it('the committed sample is exactly what datasets/tools/make-sample.ts generates', () => {
+    const regen = join(out, 'regen.jsonl');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'datasets', 'tools', 'make-sample.ts'), regen], { cwd: repoRoot, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(regen, 'utf8')).toBe(readFileSync(sample, 'utf8'));
+  });
+
+  it('writes a manifest with counts in / out per stage that add up', () => {
+    const counts = manifest.stages.map((s) => [s.name, s.in, s.kept, s.rejected]);
+    expect(counts).toEqual([
+      ['input', 318, 318, 0],
+      ['normalize', 318, 318, 0],
+      ['pii', 318, 318, 0],
+      ['rules', 318, 238, 80],
+      ['dedup', 238, 213, 25],
+    ]);
+    for (let i = 1; i < manifest.stages.length; i++) expect(manifest.stages[i].in).toBe(manifest.stages[i - 1].kept);
+    expect(manifest.totals).toEqual({ in: 318, kept: 213, rejected: 105 });
+    expect(manifest.reasons).toEqual({
+      'rules/code_switch': 25, 'rules/too_short': 15, 'rules/repetition': 20, 'rules/refusal': 20, 'dedup/near_dup': 18, 'dedup/exact_dup': 7,
+    });
+    expect(manifest.config_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(manifest.stages.every((s) => s.duration_s >= 0 && !s.cached)).toBe(true);
+    const onDisk = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    expect(onDisk.totals).toEqual(manifest.totals);
+  });
+
+  it('kept.parquet and rejected.parquet hold every row exactly once, rejected with stage and reason', () => {
+    expect(kept).toHaveLength(213);
+    expect(rejected).toHaveLength(105);
+    const ids = new Set([...kept, ...rejected].map((r) => r.sample_id));
+    expect(ids.size).toBe(318);
+    for (const r of rejected) {
+      expect(['rules', 'dedup']).toContain(r.stage);
+      expect(typeof r.reason).toBe('string');
+    }
+    for (const r of kept) {
+      expect(r.id).toMatch(/^[0-9a-f]{16}$/);
+      expect(typeof r.prompt).toBe('string');
+      expect(typeof r.answer).toBe('string');
+      expect(Array.isArray(r.messages)).toBe(true);
+      expect(r.dup_cluster).toBe(r.id);
+    }
+  });
+
+  it.each([
+    ['pii', 0.9, 0.9],
+    ['code_switch', 0.9, 0.9],
+    ['refusal', 0.9, 0.9],
+    ['repetition', 0.9, 0.9],
+    ['too_short', 0.9, 0.9],
+    ['near_dup', 0.9, 0.9],
+  ])('%s: precision >= %d and recall >= %d against gt_issue', (cls, p, r) => {
+    const m = prf(cls);
+    expect(m.tp).toBeGreaterThan(0);
+    expect(m.precision).toBeGreaterThanOrEqual(p);
+    expect(m.recall).toBeGreaterThanOrEqual(r);
+  });
+
+  it('near-duplicates point at the row they copy', () => {
+    const bySample = new Map([...kept, ...rejected].map((r) => [r.sample_id, r]));
+    for (const r of rejected.filter((x) => x.stage === 'dedup')) {
+      expect(r.gt_issue).toBe('near_dup');
+      expect(r.dup_cluster).toBe(bySample.get(r.dup_of)!.id);
+    }
+  });
+
+  it('leaves no raw PII in either output: masked before the rules stage runs', () => {
+    const all = JSON.stringify([...kept, ...rejected]);
+    expect(all).not.toMatch(/010-\d{4}-\d{4}/);
+    expect(all).not.toMatch(/@example\.(com|co\.kr)/);
+    expect(kept.filter((r) => r.gt_issue === 'pii').every((r) => /\[(EMAIL|PHONE|RRN|CARD|IP)\]/.test(r.answer as string))).toBe(true);
+  });
+
+  it('keeps multi-turn rows whole and the toxic rows for the toxicity stage', () => {
+    const multi = kept.filter((r) => r.topic === 'multi_turn');
+    expect(multi.length).toBe(8);
+    expect(multi.every((r) => (r.messages as unknown[]).length >= 2)).toBe(true);
+    expect(kept.filter((r) => r.gt_issue === 'toxic')).toHaveLength(20);
+  });
+
+  it('outputs read back in DuckDB, an independent Parquet reader', async () => {
+    const inst = await DuckDBInstance.create(':memory:');
+    const con = await inst.connect();
+    try {
+      const r = await con.runAndReadAll(`SELECT count(*) AS n, count(DISTINCT id) AS ids FROM read_parquet('${join(out, 'kept.parquet')}')`);
+      expect(r.getRowObjects()[0]).toEqual({ n: 213n, ids: 213n });
+      const s = await con.runAndReadAll(`SELECT stage, count(*) AS n FROM read_parquet('${join(out, 'rejected.parquet')}') GROUP BY stage ORDER BY stage`);
+      expect(s.getRowObjects()).toEqual([{ stage: 'dedup', n: 25n }, { stage: 'rules', n: 80n }]);
+    } finally {
+      con.closeSync();
+      inst.closeSync();
+    }
+  });
+
+  it('a second run with the same config reuses every stage and gives the same outputs', async () => {
+    const before = readFileSync(join(out, 'kept.parquet'));
+    const again = await runCuration(config, { sets, ...quiet });
+    expect(again.stages.every((s) => s.cached)).toBe(true);
+    expect(again.config_hash).toBe(manifest.config_hash);
+    expect(readFileSync(join(out, 'kept.parquet')).equals(before)).toBe(true);
+  });
+
+  it('changing one stage recomputes it and the stages after it, not the ones before', async () => {
+    const m = await runCuration(config, { sets: [...sets, 'stages=[{type: normalize}, {type: pii, params: {mode: mask}}, {type: rules, params: {min_answer_chars: 40}}, {type: dedup, params: {field: both, ngram: 5, bands: 14, rows: 8}}]'], ...quiet });
+    expect(m.stages.map((s) => s.cached)).toEqual([true, true, true, false, false]);
+    expect(m.stages[3].rejected).toBeGreaterThan(80);
+    expect(readdirSync(join(out, '.stages')).filter((d) => d.startsWith('03-rules-'))).toHaveLength(2);
+  });
+});

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readSafetensors, readSafetensorsDir, readSafetensorsHeader, writeSafetensors, type HostTensor } from '../../src/model/safetensors.ts';
+import { UserError } from '../../src/util/errors.ts';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'ko-align-st-'));
+
+function rawFile(header: Record<string, unknown>, data: Uint8Array, padTo8 = true): Buffer {
+  let h = Buffer.from(JSON.stringify(header));
+  if (padTo8 && h.length % 8) h = Buffer.concat([h, Buffer.alloc(8 - (h.length % 8), 0x20)]);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(h.length));
+  return Buffer.concat([len, h, Buffer.from(data)]);
+}
+
+describe('safetensors', () => {
+  it('round-trips float32 tensors exactly, with sorted names, 8-byte padded header and pt metadata', async () => {
+    const d = tmp();
+    const t: Record<string, HostTensor> = {
+      'model.layers.0.mlp.up_proj.weight': { shape: [3, 2], data: Float32Array.from([1, -2, 3.5, 1e-8, -0, 7]) },
+      'model.embed_tokens.weight': { shape: [2, 3], data: Float32Array.from([0.1, 0.2, 0.3, 0.4, 0.5, Math.PI]) },
+      'model.norm.weight': { shape: [1], data: Float32Array.from([1]) },
+    };
+    const p = join(d, 'model.safetensors');
+    await writeSafetensors(p, t);
+    expect(readdirSync(d)).toEqual(['model.safetensors']); // no temp file left
+    const buf = readFileSync(p);
+    const n = Number(buf.readBigUInt64LE(0));
+    expect(n % 8).toBe(0);
+    const header = JSON.parse(buf.subarray(8, 8 + n).toString());
+    expect(header.__metadata__).toEqual({ format: 'pt' });
+    const names = Object.keys(header).filter((k) => k !== '__metadata__');
+    expect(names).toEqual([...names].sort());
+    expect(header['model.embed_tokens.weight'].data_offsets).toEqual([0, 24]);
+    const back = readSafetensors(p);
+    for (const [k, v] of Object.entries(t)) {
+      expect(back.get(k)!.shape).toEqual(v.shape);
+      expect(Array.from(back.get(k)!.data)).toEqual(Array.from(v.data));
+    }
+  });
+
+  it('converts F16 and BF16 to float32', () => {
+    const d = tmp();
+    const f16 = Uint16Array.from([0x3e00, 0xc000, 0x0001, 0x7c00, 0x0000]); // 1.5, -2, 2^-24, inf, 0
+    const bf16 = Uint16Array.from([0x3fc0, 0xc000, 0x3f80]); // 1.5, -2, 1
+    const data = new Uint8Array(16);
+    data.set(new Uint8Array(f16.buffer), 0);
+    data.set(new Uint8Array(bf16.buffer), 10);
+    const p = join(d, 'x.safetensors');
+    writeFileSync(p, rawFile({ a: { dtype: 'F16', shape: [5], data_offsets: [0, 10] }, b: { dtype: 'BF16', shape: [3], data_offsets: [10, 16] } }, data));
+    const r = readSafetensors(p);
+    expect(Array.from(r.get('a')!.data)).toEqual([1.5, -2, 2 ** -24, Infinity, 0]);
+    expect(Array.from(r.get('b')!.data)).toEqual([1.5, -2, 1]);
+  });
+
+  it('reads a sharded checkpoint through model.safetensors.index.json', async () => {
+    const d = tmp();
+    await writeSafetensors(join(d, 'model-00001-of-00002.safetensors'), { a: { shape: [2], data: Float32Array.from([1, 2]) } });
+    await writeSafetensors(join(d, 'model-00002-of-00002.safetensors'), { b: { shape: [1, 1], data: Float32Array.from([3]) } });
+    writeFileSync(join(d, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' } }));
+    const r = readSafetensorsDir(d);
+    expect(Array.from(r.get('a')!.data)).toEqual([1, 2]);
+    expect(r.get('b')!.shape).toEqual([1, 1]);
+  });
+
+  it('a truncated file is a UserError naming the file', async () => {
+    const d = tmp();
+    const p = join(d, 'model.safetensors');
+    await writeSafetensors(p, { w: { shape: [4], data: Float32Array.from([1, 2, 3, 4]) } });
+    const buf = readFileSync(p);
+    writeFileSync(p, buf.subarray(0, buf.length - 3));
+    expect(() => readSafetensors(p)).toThrow(UserError);
+    expect(() => readSafetensors(p)).toThrow(new RegExp(`${p}: truncated safetensors file`));
+    writeFileSync(p, buf.subarray(0, 5));
+    expect(() => readSafetensorsHeader(p)).toThrow(/truncated/);
+  });
+
+  it('a corrupt header is a UserError naming the file and what is wrong', () => {
+    const d = tmp();
+    const p = join(d, 'bad.safetensors');
+    writeFileSync(p, rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, new Uint8Array(8)));
+    expect(() => readSafetensors(p)).toThrow(/bad\.safetensors: corrupt safetensors header: tensor 'w' byte size 4 does not match shape \[2\] of F32/);
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(4n);
+    writeFileSync(p, Buffer.concat([len, Buffer.from('{ab}')]));
+    expect(() => readSafetensors(p)).toThrow(/bad\.safetensors: corrupt safetensors header \(invalid JSON/);
+    writeFileSync(p, rawFile({ w: { dtype: 'Q4', shape: [2], data_offsets: [0, 8] } }, new Uint8Array(8)));
+    expect(() => readSafetensors(p)).toThrow(/unknown dtype "Q4"/);
+  });
+
+  it('a missing weights file or tensor is named', () => {
+    const d = tmp();
+    expect(() => readSafetensorsDir(d)).toThrow(/no weights file \(expected model.safetensors/);
+    expect(() => readSafetensors(join(d, 'nope.safetensors'))).toThrow(/nope\.safetensors: weights file not found/);
+  });
+});

@@ -1,0 +1,58 @@
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readAllRows } from '../../src/data/io.ts';
+import { runPipeline } from '../../src/pipeline/run.ts';
+import { repoRoot } from '../helpers/cli.ts';
+
+/** The quickstart config at reduced size: fewer steps, prompts and eval items. */
+function smallSets(runsDir: string): string[] {
+  return [
+    `runs_dir=${runsDir}`,
+    'name=작은-실행',
+    'backend=cpu',
+    'model.init.vocab=512',
+    'model.init.hidden=32',
+    'sft.max_steps=6',
+    'sft.save_steps=3',
+    'kto.max_steps=2',
+    'kto.save_steps=0',
+    'sweep.gate.max_prompts=6',
+    'sweep.gate.max_new_tokens=8',
+    'sweep.search.space.learning_rate=[0.001]',
+    'review.sample=10',
+    'eval.limit=6',
+  ];
+}
+
+describe('ko-align run (the quickstart pipeline at reduced size)', () => {
+  it('runs every stage end to end, writes the report, and skips unchanged stages on a re-run', async () => {
+    const runs = await mkdtemp(join(tmpdir(), 'pipeline-'));
+    const logs: string[] = [];
+    const config = join(repoRoot, 'configs/quickstart.yaml');
+    const first = await runPipeline(config, { sets: smallSets(runs), log: (m) => logs.push(m) });
+    const dir = first.runDir;
+    for (const f of ['model-init/config.json', 'curate/kept.parquet', 'curate/manifest.json', 'judged.parquet', 'review/review.html', 'kto.jsonl', 'sft/final/model.safetensors', 'sweep/rounds.parquet', 'report.html', 'report.md', 'eval.json']) {
+      expect(existsSync(join(dir, f)), f).toBe(true);
+    }
+    // Two rounds (beta 0.1 and 0.5), both trained from the one reference cache.
+    expect(first.sweep.rounds).toHaveLength(2);
+    expect(first.sweep.rounds.every((r) => r.reference_cache === 'hit')).toBe(true);
+    const kto = await readAllRows(join(dir, 'kto.jsonl'));
+    expect(kto.some((r) => r.label === true) && kto.some((r) => r.label === false)).toBe(true);
+    const html = await readFile(first.reportPath, 'utf8');
+    for (const s of ['Curation funnel', 'judge score histogram', 'SFT loss', 'KTO loss per round', 'toxic rate', 'Evaluation', 'round 0', 'round 1']) expect(html).toContain(s);
+    expect(first.eval.length).toBeGreaterThanOrEqual(1);
+
+    const again = await runPipeline(config, { sets: smallSets(runs), log: () => {} });
+    expect(again.skipped).toMatchObject({ model: true, judge: true, labels: true, sft: true, reference: true, sweep: true, eval: true });
+
+    // A KTO-only change re-runs the sweep but neither SFT nor the reference cache's build.
+    const changed = await runPipeline(config, { sets: [...smallSets(runs), 'sweep.search.space.beta=[0.2]'], log: () => {} });
+    expect(changed.skipped.sft).toBe(true);
+    expect(changed.skipped.sweep).toBe(false);
+    expect(changed.sweep.rounds).toHaveLength(1);
+  });
+});

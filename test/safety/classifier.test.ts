@@ -1,0 +1,86 @@
+import { existsSync } from 'node:fs';
+import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { defaultModelDir, loadClassifier, loadDefaultClassifier } from '../../src/safety/classifier.ts';
+import { auroc } from '../../src/safety/metrics.ts';
+import { readHateSpeechTsv } from '../../src/safety/train.ts';
+import { repoRoot } from '../helpers/cli.ts';
+
+const TOXIC = [
+  '이 멍청한 새끼야 꺼져',
+  '너 같은 쓰레기는 사회에 필요 없어',
+  '여자들은 다 김치녀라 머리가 나쁘다',
+  '병신 같은 소리 하고 있네 진짜 역겹다',
+  '얼굴 보니까 토할 것 같다 못생긴 게',
+  '야 이 한심한 놈아 머리는 장식이냐?',
+];
+const CLEAN = [
+  '오늘 날씨가 참 좋네요. 산책하기 좋은 날입니다.',
+  '그 배우 연기 정말 잘하더라 응원합니다',
+  '죄송하지만 그 요청은 도와드릴 수 없습니다. 다른 질문이 있으면 말씀해 주세요.',
+  '요청하신 이메일 초안입니다. 다음 주 회의 일정을 확인 부탁드립니다. 감사합니다.',
+  '운동을 시작할 때는 가벼운 걷기부터 하루 30분씩 꾸준히 하는 것이 좋습니다.',
+  '좋은 노래 감사합니다 앞으로도 좋은 활동 기대할게요',
+];
+
+const devPath = join(repoRoot, '..', 'shared', 'data', 'korean-hate-speech', 'dev.tsv');
+
+describe('the committed toxicity classifier', () => {
+  it('loads from models/toxicity-ko whatever the working directory is', async () => {
+    const cwd = process.cwd();
+    process.chdir(tmpdir());
+    try {
+      const c = await loadDefaultClassifier();
+      expect(c).not.toBeNull();
+      expect(c!.id).toMatch(/^toxicity-ko-charngram-lr@[0-9a-f]{12}$/);
+      expect(c!.threshold).toBeGreaterThan(0);
+      expect(c!.threshold).toBeLessThan(1);
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(defaultModelDir()).toBe(join(repoRoot, 'models', 'toxicity-ko') + '/');
+  });
+
+  it('flags clearly toxic Korean sentences and passes clean ones at its default threshold', async () => {
+    const c = (await loadDefaultClassifier())!;
+    for (const t of TOXIC) expect(c.score(t), t).toBeGreaterThanOrEqual(c.threshold);
+    for (const t of CLEAN) expect(c.score(t), t).toBeLessThan(c.threshold);
+    // Every toxic example outranks every clean one.
+    expect(Math.min(...TOXIC.map((t) => c.score(t)))).toBeGreaterThan(Math.max(...CLEAN.map((t) => c.score(t))));
+  });
+
+  it('scores in [0, 1], deterministically, and treats NFC/NFD and spacing variants alike', async () => {
+    const c = (await loadDefaultClassifier())!;
+    for (const t of ['', ' ', 'ㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋ', '😀'.repeat(50), TOXIC[0]!.repeat(200)]) {
+      const s = c.score(t);
+      expect(s).toBeGreaterThanOrEqual(0);
+      expect(s).toBeLessThanOrEqual(1);
+    }
+    expect(c.score(TOXIC[1]!)).toBe(c.score(TOXIC[1]!));
+    expect(c.score(TOXIC[1]!.normalize('NFD'))).toBe(c.score(TOXIC[1]!));
+    expect(c.score(`  ${TOXIC[1]!.replace(/ /g, '   ')}  `)).toBe(c.score(TOXIC[1]!));
+  });
+
+  it.skipIf(!existsSync(devPath))('reaches dev-set AUROC >= 0.85 (measured 0.878)', async () => {
+    const c = (await loadDefaultClassifier())!;
+    const dev = await readHateSpeechTsv(devPath);
+    const a = auroc(dev.map((r) => c.score(r.text)), dev.map((r) => r.toxic));
+    expect(a).toBeGreaterThanOrEqual(0.85);
+  });
+
+  it('refuses weights that do not match the header checksum', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tox-model-'));
+    await cp(defaultModelDir(), dir, { recursive: true });
+    const w = await readFile(join(dir, 'weights.f16'));
+    w[100] = w[100]! ^ 0xff;
+    await writeFile(join(dir, 'weights.f16'), w);
+    await expect(loadClassifier(dir)).rejects.toThrow(/weights\.f16: sha256 [0-9a-f]{12}\.\.\. does not match .*model\.json/);
+  });
+
+  it('names the missing header of a model directory', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tox-empty-'));
+    await expect(loadClassifier(dir)).rejects.toThrow(`${join(dir, 'model.json')}: toxicity model header not found (train one with: ko-align toxicity train)`);
+  });
+});

@@ -1,0 +1,186 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initBackend } from '../../src/engine/backend.ts';
+import { loadModel } from '../../src/model/checkpoint.ts';
+import { BUILTIN_KOREAN_CORPUS, initModelDir } from '../../src/model/init.ts';
+import { readSafetensors, readSafetensorsHeader } from '../../src/model/safetensors.ts';
+import { loadTokenizer } from '../../src/model/tokenizer.ts';
+import { IGNORE_INDEX } from '../../src/train/data.ts';
+import { LoraAdapters } from '../../src/train/lora.ts';
+import { loadSftConfig, prepareSftData, trainSft, validateSftConfig } from '../../src/train/sft.ts';
+import { repoRoot } from '../helpers/cli.ts';
+
+const FIX = join(repoRoot, 'test', 'fixtures', 'train');
+const tmp = (p: string) => mkdtempSync(join(tmpdir(), `ko-align-${p}-`));
+let modelDir = '';
+let dataPath = '';
+
+const ROWS = [
+  { instruction: '한국의 수도는 어디인가요?', output: '한국의 수도는 서울입니다.' },
+  { instruction: '김치는 어떤 음식인가요?', output: '배추를 발효시킨 한국의 전통 음식입니다.' },
+  { instruction: '봄에는 무엇이 피나요?', output: '봄에는 벚꽃이 핍니다.' },
+  { instruction: '건강을 위해 무엇이 중요한가요?', input: '짧게 답해 주세요.', output: '충분한 수면과 꾸준한 운동입니다.' },
+  { instruction: '부산은 무엇으로 유명한가요?', output: '바다와 항구로 유명합니다.' },
+  { instruction: '회의는 언제 시작하나요?', output: '오후 세 시에 시작합니다.' },
+];
+
+beforeAll(async () => {
+  await initBackend('wasm', { log: () => {} });
+  const dir = tmp('sft-model');
+  modelDir = join(dir, 'model');
+  await initModelDir({ arch: 'llama', vocab: 400, hidden: 32, layers: 2, heads: 4, kvHeads: 2, intermediate: 64, out: modelDir, corpus: [...BUILTIN_KOREAN_CORPUS] });
+  dataPath = join(dir, 'ko.jsonl');
+  writeFileSync(dataPath, ROWS.map((r) => JSON.stringify(r)).join('\n') + '\n');
+});
+
+const cfgFor = (out: string, over: Record<string, unknown> = {}) =>
+  validateSftConfig({
+    model: modelDir, output_dir: out, dataset: { path: dataPath }, max_steps: 3, per_device_train_batch_size: 3,
+    learning_rate: 0.01, lr_scheduler_type: 'constant', logging_steps: 1, save_steps: 0, backend: 'wasm', max_length: 64, ...over,
+  });
+
+describe('chat-template masking', () => {
+  it('trains only the assistant answer and its end-of-turn token of Korean alpaca rows', async () => {
+    const tok = await loadTokenizer(modelDir);
+    const data = await prepareSftData(cfgFor(tmp('mask'), { max_length: 512 }), tok);
+    expect(data.train).toHaveLength(ROWS.length);
+    data.train.forEach((ex, i) => {
+      const trained = ex.input_ids.filter((_, t) => ex.labels[t] !== IGNORE_INDEX);
+      expect(tok.decode(trained)).toBe(`${ROWS[i].output}<|im_end|>`);
+      // the question is in the input but never in the labels
+      expect(tok.decode(ex.input_ids)).toContain(ROWS[i].instruction);
+    });
+  });
+});
+
+describe('multi-turn masking', () => {
+  it('trains every assistant turn of a messages row and no system or user turn', async () => {
+    const tok = await loadTokenizer(modelDir);
+    const path = join(tmp('multi'), 'chat.jsonl');
+    const messages = [
+      { role: 'system', content: '친절한 비서입니다.' },
+      { role: 'user', content: '안녕하세요?' },
+      { role: 'assistant', content: '안녕하세요! 무엇을 도와드릴까요?' },
+      { role: 'user', content: '서울의 날씨는 어떤가요?' },
+      { role: 'assistant', content: '오늘은 맑습니다.' },
+    ];
+    writeFileSync(path, `${JSON.stringify({ messages })}\n`);
+    const data = await prepareSftData(cfgFor(tmp('multi-out'), { dataset: { path }, max_length: 512 }), tok);
+    const ex = data.train[0];
+    const trained = ex.input_ids.filter((_, t) => ex.labels[t] !== IGNORE_INDEX);
+    expect(tok.decode(trained)).toBe('안녕하세요! 무엇을 도와드릴까요?<|im_end|>오늘은 맑습니다.<|im_end|>');
+  });
+});
+
+describe('trainSft end to end', () => {
+  it('writes metrics.jsonl with the HF names, eval_loss from a held-out split, and a loadable final model', async () => {
+    const out = tmp('e2e');
+    const res = await trainSft(cfgFor(out, { dataset: { path: dataPath, eval_fraction: 0.34 }, eval_steps: 2, neftune_noise_alpha: 8, packing: true }), { log: () => {} });
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.step)).toEqual([1, 2, 3]);
+    for (const l of lines) for (const k of ['epoch', 'loss', 'learning_rate', 'grad_norm', 'tokens_per_second']) expect(Number.isFinite(l[k])).toBe(true);
+    expect(lines.filter((l) => 'eval_loss' in l).map((l) => l.step)).toEqual([2, 3]);
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) expect(existsSync(join(res.finalDir, f))).toBe(true);
+    const m = await loadModel(res.finalDir);
+    expect(m.numParams()).toBe(44192);
+    m.dispose();
+  });
+});
+
+describe('staged training (trainable / param_groups)', () => {
+  it('leaves frozen tensors bit-identical and trains the selected ones', async () => {
+    const out = tmp('freeze');
+    const res = await trainSft(cfgFor(out, { trainable: ['layers.odd', 'lm_head'], weight_decay: 0.1 }), { log: () => {} });
+    const before = readSafetensors(join(modelDir, 'model.safetensors'));
+    const after = readSafetensors(join(res.finalDir, 'model.safetensors'));
+    for (const [name, t] of before) {
+      const same = Buffer.compare(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength), Buffer.from(after.get(name)!.data.buffer, after.get(name)!.data.byteOffset, after.get(name)!.data.byteLength)) === 0;
+      const trained = name.startsWith('model.layers.1.') || name === 'lm_head.weight';
+      expect(same, name).toBe(!trained);
+    }
+  });
+
+  it('gives each param_groups pattern its own learning rate (lr 0 leaves a group unchanged)', async () => {
+    const res = await trainSft(cfgFor(tmp('groups'), { param_groups: [{ pattern: 'mlp', learning_rate: 0 }] }), { log: () => {} });
+    const before = readSafetensors(join(modelDir, 'model.safetensors'));
+    const after = readSafetensors(join(res.finalDir, 'model.safetensors'));
+    for (const [name, t] of before) {
+      const changed = t.data.some((v, i) => v !== after.get(name)!.data[i]);
+      expect(changed, name).toBe(!name.includes('.mlp.'));
+    }
+  });
+});
+
+describe('LoRA', () => {
+  it('saves a PEFT adapter whose hooked forward equals the merged model, and merge: true writes that model', async () => {
+    const lora = { r: 4, alpha: 8, dropout: 0.1, target_modules: ['q_proj', 'v_proj', 'down_proj'] };
+    const outA = tmp('lora-a');
+    const a = await trainSft(cfgFor(outA, { lora: { ...lora, merge: false } }), { log: () => {} });
+    const cfg = JSON.parse(readFileSync(join(a.finalDir, 'adapter_config.json'), 'utf8'));
+    expect(cfg).toMatchObject({ peft_type: 'LORA', r: 4, lora_alpha: 8, target_modules: ['down_proj', 'q_proj', 'v_proj'] });
+    const keys = [...readSafetensorsHeader(join(a.finalDir, 'adapter_model.safetensors')).tensors.keys()];
+    expect(keys).toContain('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight');
+    expect(keys).toContain('base_model.model.model.layers.1.mlp.down_proj.lora_B.weight');
+    expect(keys).toHaveLength(2 * 3 * 2);
+
+    const base = await loadModel(modelDir);
+    const ad = LoraAdapters.load(a.finalDir, base);
+    const ids = tf.tensor2d([[5, 17, 42, 99, 7, 3]], [1, 6], 'int32');
+    const hooked = base.forward(ids, { linearHook: ad.hook() });
+    const plain = base.forward(ids);
+    expect(tf.max(tf.abs(tf.sub(hooked, plain))).dataSync()[0]).toBeGreaterThan(1e-4); // the adapters learned something
+    ad.mergeInto(base);
+    const merged = base.forward(ids);
+    expect(tf.max(tf.abs(tf.sub(hooked, merged))).dataSync()[0]).toBeLessThan(1e-4);
+
+    // The same run with merge: true writes that merged model as final/ and the adapter beside it.
+    const outB = tmp('lora-b');
+    const b = await trainSft(cfgFor(outB, { lora: { ...lora, merge: true } }), { log: () => {} });
+    expect(existsSync(join(outB, 'adapter', 'adapter_model.safetensors'))).toBe(true);
+    const mergedDisk = await loadModel(b.finalDir);
+    const fromDisk = mergedDisk.forward(ids);
+    expect(tf.max(tf.abs(tf.sub(fromDisk, merged))).dataSync()[0]).toBeLessThan(1e-5);
+    tf.dispose([ids, hooked, plain, merged, fromDisk]);
+    base.dispose();
+    mergedDisk.dispose();
+    ad.dispose();
+  });
+});
+
+describe('config validation', () => {
+  const write = (obj: string) => {
+    const p = join(tmp('cfg'), 'sft.yaml');
+    writeFileSync(p, obj);
+    return p;
+  };
+  it('names an unknown (mistyped) key with a did-you-mean hint', async () => {
+    const p = write('model: m\noutput_dir: o\ndataset: { path: d.jsonl }\nlearning_rat: 0.1\n');
+    await expect(loadSftConfig(p)).rejects.toThrow(/unknown key 'learning_rat' \(did you mean 'learning_rate'\?\)/);
+  });
+  it('names a nested unknown key and a wrongly typed one', async () => {
+    await expect(loadSftConfig(write('model: m\noutput_dir: o\ndataset: { path: d.jsonl, fromat: alpaca }\n'))).rejects.toThrow(/dataset\.fromat/);
+    await expect(loadSftConfig(write('model: m\noutput_dir: o\ndataset: { path: d.jsonl }\npacking: "네"\n'))).rejects.toThrow(/key 'packing' must be true or false/);
+    await expect(loadSftConfig(write('model: m\noutput_dir: o\ndataset: { path: d.jsonl }\nlora: { r: 0 }\n'))).rejects.toThrow(/lora\.r/);
+    await expect(loadSftConfig(write('model: m\noutput_dir: o\ndataset: { path: d.jsonl }\nlr_scheduler_type: step\n'))).rejects.toThrow(/lr_scheduler_type.*constant \| constant_with_warmup \| linear \| cosine/);
+  });
+  it('applies --set overrides with types', async () => {
+    const c = await loadSftConfig(write('model: m\noutput_dir: o\ndataset: { path: d.jsonl }\n'), ['learning_rate=1e-5', 'lora.r=16', 'packing=true']);
+    expect([c.learning_rate, c.lora?.r, c.packing]).toEqual([1e-5, 16, true]);
+  });
+  it('reports a missing dataset file and a row without an answer as user errors naming the file', async () => {
+    const missing = join(tmp('nodata'), '없는-파일.jsonl');
+    await expect(trainSft(cfgFor(tmp('nodata-out'), { dataset: { path: missing } }), { log: () => {} })).rejects.toThrow(/없는-파일\.jsonl/);
+    const noAnswer = join(tmp('noanswer'), 'q.jsonl');
+    writeFileSync(noAnswer, `${JSON.stringify(ROWS[0])}\n${JSON.stringify({ messages: [{ role: 'user', content: '질문만 있습니다' }] })}\n`);
+    await expect(trainSft(cfgFor(tmp('noanswer-out'), { dataset: { path: noAnswer } }), { log: () => {} })).rejects.toThrow(/q\.jsonl: row 2: no assistant answer/);
+  });
+
+  it('rejects a trainable pattern that matches no parameter, naming the key', async () => {
+    await expect(trainSft(cfgFor(tmp('badpat'), { trainable: ['layers.7'] }), { log: () => {} })).rejects.toThrow(/trainable\[0\].*'layers\.7' matches no parameter/);
+    await expect(trainSft(cfgFor(tmp('badgrp'), { param_groups: [{ pattern: 'no_such_proj', learning_rate: 1 }] }), { log: () => {} })).rejects.toThrow(/param_groups\[0\]\.pattern/);
+    await expect(trainSft(cfgFor(tmp('lora-trainable'), { lora: {}, trainable: ['lm_head'] }), { log: () => {} })).rejects.toThrow(/'lora' and 'trainable' cannot be combined/);
+  });
+});
