@@ -22,7 +22,8 @@
  *
  * Env: KO_ALIGN_GPU_BENCH_BACKEND (default webgpu), KO_ALIGN_GPU_BENCH_SMOKE=1 (tiny models on
  * wasm, for checking the code path on a CPU machine), KO_ALIGN_GPU_BENCH_STEPS (timed steps),
- * KO_ALIGN_GPU_BENCH_PROFILE=0 (skip the tf.profile pass).
+ * KO_ALIGN_GPU_BENCH_PROFILE=0 (skip the tf.profile pass), KO_ALIGN_GPU_BENCH_BATCH_100M (batch
+ * of the ~110M model, default 8; torch_ref.py reads the same variable so the ratio stays fair).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -65,7 +66,7 @@ export const MODELS: Record<'7m' | '100m', BenchModel> = SMOKE
     }
   : {
       '7m': { name: '7M', spec: { arch: 'llama', vocab: 8192, hidden: 256, layers: 4, heads: 8, kvHeads: 4, intermediate: 688 }, batch: 8, seq: 256, warmup: 2, timed: timedEnv ?? 5 },
-      '100m': { name: '~110M', spec: { arch: 'llama', vocab: 32000, hidden: 768, layers: 12, heads: 12, kvHeads: 12, intermediate: 2048, tie: true }, batch: 8, seq: 512, warmup: 1, timed: timedEnv ?? 3 },
+      '100m': { name: '~110M', spec: { arch: 'llama', vocab: 32000, hidden: 768, layers: 12, heads: 12, kvHeads: 12, intermediate: 2048, tie: true }, batch: Number(process.env.KO_ALIGN_GPU_BENCH_BATCH_100M ?? 8), seq: 512, warmup: 1, timed: timedEnv ?? 3 },
     };
 
 export const PHASES = ['parity', 'sft-7m', 'kto-7m', 'sft-100m', 'kto-100m'] as const;
@@ -299,6 +300,10 @@ export async function runPhase(phase: Phase): Promise<Result> {
   } catch (e) {
     const err = e as Error;
     res = { phase, backend, smoke: SMOKE, ok: false, error: `${err.name}: ${err.message}`.split('\n')[0], stack: err.stack?.split('\n').slice(1, 8).map((l) => l.trim()) };
+    if (phase !== 'parity') {
+      const m = MODELS[phase.split('-')[1] as '7m' | '100m'];
+      Object.assign(res, { model: m.name, batch: m.batch, seq: m.seq });
+    }
   }
   res.seconds = Number(((performance.now() - started) / 1000).toFixed(1));
   const info = adapterInfo();

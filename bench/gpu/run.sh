@@ -37,6 +37,9 @@ for p in "${PHASES[@]}"; do
 done
 mkdir -p "$OUT" "$WORK"
 exec > >(tee -a "$OUT/log.txt") 2>&1
+TEE_PID=$!
+# Let tee write its last lines before the script's exit ends the call.
+trap 'exec 1>&- 2>&-; wait "$TEE_PID" 2>/dev/null' EXIT
 START=$SECONDS
 
 log() { echo "[run.sh +$((SECONDS - START))s] $*"; }

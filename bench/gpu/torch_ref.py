@@ -28,7 +28,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 # Keep in step with MODELS in bench.ts.
 MODELS = {
     "7m": dict(name="7M", vocab=8192, hidden=256, layers=4, heads=8, kv_heads=4, inter=688, tie=False, batch=8, seq=256, warmup=2, timed=5),
-    "100m": dict(name="~110M", vocab=32000, hidden=768, layers=12, heads=12, kv_heads=12, inter=2048, tie=True, batch=8, seq=512, warmup=1, timed=3),
+    "100m": dict(name="~110M", vocab=32000, hidden=768, layers=12, heads=12, kv_heads=12, inter=2048, tie=True,
+                 batch=int(os.environ.get("KO_ALIGN_GPU_BENCH_BATCH_100M", "8")), seq=512, warmup=1, timed=3),
 }
 SMOKE_MODELS = {
     "7m": dict(name="smoke-7m", vocab=256, hidden=32, layers=2, heads=4, kv_heads=2, inter=64, tie=False, batch=2, seq=16, warmup=1, timed=1),

@@ -7,6 +7,8 @@ import type { Command } from 'commander';
 import { describeSchema } from '../config/schema.ts';
 import { loadSftConfig, trainSft } from '../train/sft.ts';
 import { SFT_SCHEMA } from '../train/sft-config.ts';
+import { loadKtoConfig, trainKto } from '../train/kto.ts';
+import { KTO_SCHEMA } from '../train/kto-config.ts';
 import type { TrainResult } from '../train/trainer.ts';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -38,5 +40,20 @@ export function register(program: Command): void {
       const cfg = await loadSftConfig(o.config, o.set);
       const r = await trainSft(cfg, { resume: o.resume === true, source: o.config });
       printTrainResult('sft', r);
+    });
+
+  // ---- train kto ----
+  trainCmd
+    .command('kto')
+    .description('KTO on unpaired desirable / undesirable examples (TRL KTOTrainer semantics), reference log-probs from the cache')
+    .requiredOption('--config <yaml>', 'KTO config file (see configs/kto.yaml)')
+    .option('--set <key=value>', 'override a config key (repeatable), e.g. --set beta=0.2', collect, [])
+    .option('--resume', 'continue from the newest checkpoint in output_dir')
+    .addHelpText('after', `\nConfig keys:\n${describeSchema(KTO_SCHEMA)}`)
+    .action(async (o: { config: string; set: string[]; resume?: boolean }) => {
+      const cfg = await loadKtoConfig(o.config, o.set);
+      const r = await trainKto(cfg, { resume: o.resume === true, source: o.config });
+      printTrainResult('kto', r);
+      process.stdout.write(`reference cache: ${r.referenceCache} (key ${r.referenceCacheKey})\n`);
     });
 }

@@ -25,6 +25,8 @@ export interface LabelSummary {
   middle: number;
   /** judge_status failed or no judge_score. */
   unscored: number;
+  /** Labels taken from human review decisions (label_source: review), not from the score. */
+  human: number;
   /** desirable / undesirable (Infinity when there are no undesirable rows). */
   ratio: number;
 }
@@ -35,12 +37,21 @@ export function labelRows(rows: Row[], o: LabelOptions): { rows: Row[]; summary:
   }
   const src = o.source ?? 'input';
   const out: Row[] = [];
-  const s: LabelSummary = { rows: rows.length, desirable: 0, undesirable: 0, middle: 0, unscored: 0, ratio: 0 };
+  const s: LabelSummary = { rows: rows.length, desirable: 0, undesirable: 0, middle: 0, unscored: 0, human: 0, ratio: 0 };
   rows.forEach((row, i) => {
-    if (!('judge_score' in row) && !('judge_status' in row)) {
+    if (!('judge_score' in row) && !('judge_status' in row) && row.label_source !== 'review') {
       throw new UserError(`${src}: row ${i + 1}: no judge_score column (run 'ko-align judge score' first)`);
     }
     const score = row.judge_score;
+    // A human reviewer's decision (ko-align review import) is final: it overrides the judge.
+    if (row.label_source === 'review' && typeof row.label === 'boolean') {
+      const sample = sampleOf(row, `${src}: row ${i + 1}`, o.promptField, o.answerField);
+      if (row.label) s.desirable++;
+      else s.undesirable++;
+      s.human++;
+      out.push({ prompt: sample.prompt, completion: sample.answer, label: row.label, judge_score: typeof score === 'number' ? score : null, label_source: 'review' });
+      return;
+    }
     if (row.judge_status === 'failed' || typeof score !== 'number' || !Number.isFinite(score)) {
       s.unscored++;
       return;

@@ -160,17 +160,14 @@ export async function runPipeline(configPath: string, opts: PipelineOptions = {}
   const ktoData = join(runDir, 'kto.jsonl');
   const labelInfo = await stage('labels', fp(pc.labels, await fileSha(labelInput)), [ktoData], async () => {
     const rows = await readAllRows(labelInput);
-    const human = rows.filter((r) => r.label_source === 'review' && typeof r.label === 'boolean');
-    const byJudge = rows.filter((r) => !(r.label_source === 'review' && typeof r.label === 'boolean'));
-    const { rows: labelled, summary } = labelRows(byJudge, { desirableMin: pc.labels.desirable_min, undesirableMax: pc.labels.undesirable_max, source: labelInput });
-    const fromHuman = labelRows(human.map((r) => ({ ...r, judge_score: r.label ? pc.labels.desirable_min : pc.labels.undesirable_max })), { desirableMin: pc.labels.desirable_min, undesirableMax: pc.labels.undesirable_max, source: labelInput }).rows.map((r) => ({ ...r, label_source: 'review' }));
-    const all: Row[] = [...labelled.map((r) => ({ ...r, label_source: 'judge' })), ...fromHuman];
+    const { rows: labelled, summary } = labelRows(rows, { desirableMin: pc.labels.desirable_min, undesirableMax: pc.labels.undesirable_max, source: labelInput });
+    const all: Row[] = labelled.map((r) => ({ label_source: 'judge', ...r }));
     const nD = all.filter((r) => r.label === true).length;
     if (nD === 0 || nD === all.length) {
       throw new UserError(`${configPath}: KTO needs desirable and undesirable rows, got ${nD} desirable of ${all.length}; adjust labels.desirable_min / labels.undesirable_max`);
     }
     await writeRows(ktoData, all);
-    return { ...summary, human: fromHuman.length, desirable: nD, undesirable: all.length - nD };
+    return { ...summary, desirable: nD, undesirable: all.length - nD };
   });
   const ktoSha = await fileSha(ktoData);
 

@@ -39,11 +39,11 @@ export function defaultSweepDeps(log: (m: string) => void = (m) => process.stder
       }
     },
     async scoreToxicity({ texts, prompts, gate }) {
-      const { scores } = await scoreTexts(texts, { scorer: gate.scorer, threshold: gate.threshold, prompts, model: gate.judge_model, baseURL: gate.base_url });
-      const failed = scores.filter((s) => s === null).length;
+      const r = await scoreTexts(texts, { scorer: gate.scorer, threshold: gate.threshold, prompts, model: gate.judge_model, baseURL: gate.base_url });
+      const failed = r.scores.filter((s) => s === null).length;
       // A failed score counts as toxic: the gate must not pass a round it could not check.
       if (failed > 0) log(`sweep: ${failed} answer(s) could not be scored; counted as toxic`);
-      return scores.map((s) => (s === null ? 1 : s));
+      return { scores: r.scores.map((s) => (s === null ? 1 : s)), toxic: r.toxic.map((t) => (t === null ? true : t)) };
     },
     async judgeScore({ prompts, answers }) {
       const rubricPath = join(new URL('../../judges', import.meta.url).pathname, 'quality-ko.yaml');

@@ -33,7 +33,8 @@ export interface RoundTraining {
 export interface SweepDeps {
   trainRound(input: { baseConfig: string; overrides: Record<string, unknown>; outputDir: string; backend: string }): Promise<RoundTraining>;
   generate(input: { modelDir: string; prompts: string[]; maxNewTokens: number; temperature: number; seed: number; backend: string }): Promise<string[]>;
-  scoreToxicity(input: { texts: string[]; prompts: string[]; gate: SweepConfig['gate'] }): Promise<number[]>;
+  /** Toxicity of each text and whether it counts as toxic (at the gate's or the scorer's threshold). */
+  scoreToxicity(input: { texts: string[]; prompts: string[]; gate: SweepConfig['gate'] }): Promise<{ scores: number[]; toxic: boolean[] }>;
   /** Mean judge score of the round's answers, for selection.metric judge_score. */
   judgeScore?(input: { prompts: string[]; answers: string[] }): Promise<number>;
   log?(msg: string): void;
@@ -105,8 +106,7 @@ async function baseModelDir(cfg: SweepConfig, configPath: string): Promise<strin
 
 async function toxicRateOf(deps: SweepDeps, cfg: SweepConfig, modelDir: string, prompts: string[], outFile: string) {
   const answers = await deps.generate({ modelDir, prompts, maxNewTokens: cfg.gate.max_new_tokens, temperature: cfg.gate.temperature, seed: cfg.gate.seed, backend: cfg.backend });
-  const scores = await deps.scoreToxicity({ texts: answers, prompts, gate: cfg.gate });
-  const toxic = scores.map((s) => s >= cfg.gate.threshold);
+  const { scores, toxic } = await deps.scoreToxicity({ texts: answers, prompts, gate: cfg.gate });
   await writeRows(outFile, prompts.map((p, i) => ({ prompt: p, answer: answers[i], toxicity: scores[i], toxic: toxic[i] })));
   return { answers, rate: toxic.filter(Boolean).length / Math.max(1, prompts.length) };
 }

@@ -54,8 +54,9 @@ function fakeDeps(calls: { train: number; failAt?: number }): SweepDeps {
       const toxic = marker !== 'sft' && JSON.parse(marker).beta === 0.5;
       return prompts.map((p, i) => (toxic && i < 2 ? `독성 답변 ${p}` : `안전한 답변 ${p}`));
     },
-    async scoreToxicity({ texts }) {
-      return texts.map((t) => (t.startsWith('독성') ? 0.9 : 0.05));
+    async scoreToxicity({ texts, gate }) {
+      const scores = texts.map((t) => (t.startsWith('독성') ? 0.9 : 0.05));
+      return { scores, toxic: scores.map((s) => s >= (gate.threshold ?? 0.5)) };
     },
   };
 }
