@@ -15,7 +15,8 @@ import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { loadConfig } from '../config/schema.ts';
+import { loadConfig, validateConfig } from '../config/schema.ts';
+import { sweepSchema } from '../sweep/config.ts';
 import { readAllRows, readJsonlTolerant, writeRows, type Row } from '../data/io.ts';
 import { curateOutputs, runCuration, type Manifest } from '../curate/pipeline.ts';
 import { judgeRows } from '../judge/job.ts';
@@ -62,6 +63,17 @@ export interface PipelineResult {
   eval: EvalMcResult[];
 }
 
+/**
+ * Validates the trainer and sweep sections up front (with the keys the pipeline fills in), so a
+ * mistyped KTO key fails in a second, not after curation and SFT.
+ */
+export function checkSections(pc: PipelineConfig, configPath: string): void {
+  const filled = { model: '<model>', output_dir: '<out>', backend: pc.backend };
+  validateSftConfig({ ...pc.sft, ...filled, dataset: { ...((pc.sft.dataset as object) ?? {}), path: '<kept>' } }, `${configPath}: sft`);
+  validateKtoConfig({ ...pc.kto, ...filled, dataset: { ...((pc.kto.dataset as object) ?? {}), path: '<kto>' } }, `${configPath}: kto`);
+  validateConfig(sweepSchema, { output_dir: '<out>', base_config: '<kto.yaml>', ...pc.sweep }, `${configPath}: sweep`);
+}
+
 async function fileSha(path: string): Promise<string> {
   const h = createHash('sha256');
   await new Promise<void>((res, rej) => createReadStream(path).on('data', (c) => h.update(c)).on('end', res).on('error', rej));
@@ -73,6 +85,7 @@ const fp = (...parts: unknown[]) => sha256(stableStringify(parts)).slice(0, 24);
 export async function runPipeline(configPath: string, opts: PipelineOptions = {}): Promise<PipelineResult> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const pc = await loadConfig<PipelineConfig>(configPath, pipelineSchema, opts.sets ?? []);
+  checkSections(pc, configPath);
   const runDir = resolve(pc.runs_dir, pc.name);
   await mkdir(runDir, { recursive: true });
   const statePath = join(runDir, 'pipeline.json');

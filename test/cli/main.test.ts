@@ -14,3 +14,19 @@ describe('ko-align CLI shell', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+describe('ko-align run', () => {
+  it('fails with one line naming the config key, exit 1, no stack trace', () => {
+    const r = runCli(['run', 'configs/quickstart.yaml', '--set', 'sweep.gate.max_toxic_rat=0.1', '--set', 'runs_dir=/tmp/ko-align-cli-bad']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      "ko-align: error: configs/quickstart.yaml: sweep: unknown key 'gate.max_toxic_rat' (did you mean 'gate.max_toxic_rate'?)",
+    ]);
+  });
+
+  it('reports a missing config file in one line', () => {
+    const r = runCli(['run', 'configs/없음.yaml']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('ko-align: error: configs/없음.yaml: config file not found\n');
+  });
+});

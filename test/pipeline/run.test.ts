@@ -12,7 +12,7 @@ function smallSets(runsDir: string): string[] {
   return [
     `runs_dir=${runsDir}`,
     'name=작은-실행',
-    'backend=cpu',
+    'backend=wasm',
     'model.init.vocab=512',
     'model.init.hidden=32',
     'sft.max_steps=6',
@@ -54,5 +54,25 @@ describe('ko-align run (the quickstart pipeline at reduced size)', () => {
     expect(changed.skipped.sft).toBe(true);
     expect(changed.skipped.sweep).toBe(false);
     expect(changed.sweep.rounds).toHaveLength(1);
+  });
+});
+
+describe('pipeline config checks', () => {
+  it('validates the shipped configs, the real-model example included', async () => {
+    const { loadConfig } = await import('../../src/config/schema.ts');
+    const { pipelineSchema } = await import('../../src/pipeline/config.ts');
+    const { checkSections } = await import('../../src/pipeline/run.ts');
+    for (const f of ['configs/quickstart.yaml', 'configs/pipeline-real.yaml']) {
+      const pc = await loadConfig(join(repoRoot, f), pipelineSchema);
+      expect(() => checkSections(pc as never, f)).not.toThrow();
+    }
+  });
+
+  it('names a mistyped KTO key before any stage runs', async () => {
+    const runs = await mkdtemp(join(tmpdir(), 'pipeline-bad-'));
+    await expect(runPipeline(join(repoRoot, 'configs/quickstart.yaml'), { sets: [`runs_dir=${runs}`, 'kto.bta=0.2'], log: () => {} })).rejects.toThrow(
+      /configs\/quickstart.yaml: kto: unknown key 'bta' \(did you mean 'beta'\?\)/,
+    );
+    expect(existsSync(join(runs, 'quickstart', 'curate'))).toBe(false);
   });
 });
