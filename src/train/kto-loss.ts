@@ -25,13 +25,13 @@ export interface KtoLossInputs {
   /** [B] summed completion log-probs under the policy (carries the gradient). */
   policyLogps: tf.Tensor1D;
   /** [B] the same under the reference model (from the cache). */
-  referenceLogps: tf.Tensor1D;
+  referenceLogps: ArrayLike<number>;
   /** [B] true = desirable, false = undesirable. */
   labels: boolean[];
-  /** [B] policy log-probs of the KL pairs (no gradient), for loss_type 'kto'. */
-  policyKlLogps?: tf.Tensor1D;
+  /** [B] policy log-probs of the KL pairs (computed without gradient), for loss_type 'kto'. */
+  policyKlLogps?: ArrayLike<number>;
   /** [B] reference log-probs of the KL pairs. */
-  referenceKlLogps?: tf.Tensor1D;
+  referenceKlLogps?: ArrayLike<number>;
 }
 
 export interface KtoLossOutput {
@@ -39,56 +39,57 @@ export interface KtoLossOutput {
   loss: tf.Scalar;
   /** The detached KL estimate used (0 for apo_zero_unpaired). */
   kl: number;
-  /** beta * logratio for each desirable / undesirable example, detached. */
+  /** [B] rewards beta * (policy - reference) per example, for logging (not on the loss path). */
+  rewards: tf.Tensor1D;
+}
+
+/**
+ * Computes the KTO loss; call inside tf.variableGrads as usual. Host values are read by the
+ * caller after the step (ktoBatchStats), since GPU backends have no synchronous read-back.
+ */
+export function ktoLoss(inp: KtoLossInputs, p: KtoLossParams): KtoLossOutput {
+  const B = inp.labels.length;
+  if (inp.policyLogps.shape[0] !== B || inp.referenceLogps.length !== B) {
+    throw new Error(`ktoLoss: ${B} labels but ${inp.policyLogps.shape[0]} policy / ${inp.referenceLogps.length} reference log-probs`);
+  }
+  let kl = 0;
+  if (p.lossType === 'kto') {
+    if (!inp.policyKlLogps || !inp.referenceKlLogps) throw new Error('ktoLoss: loss_type kto needs KL log-probs');
+    let s = 0;
+    for (let i = 0; i < inp.policyKlLogps.length; i++) s += inp.policyKlLogps[i] - inp.referenceKlLogps[i];
+    kl = Math.max(0, s / inp.policyKlLogps.length);
+  }
+  const ref = tf.tensor1d(Array.from(inp.referenceLogps));
+  const logratio = tf.sub(inp.policyLogps, ref);
+  const rewards = tf.mul(logratio, p.beta) as tf.Tensor1D;
+  const loss = tf.tidy(() => {
+    const sign = tf.tensor1d(inp.labels.map((d) => (d ? 1 : -1)));
+    const weight = tf.tensor1d(inp.labels.map((d) => (d ? p.desirableWeight : p.undesirableWeight)));
+    // desirable: 1 - sigmoid(beta*(r - kl)); undesirable: 1 - sigmoid(beta*(kl - r)) = 1 - sigmoid(-beta*(r - kl)).
+    // apo_zero_unpaired: kl = 0, so desirable 1 - sigmoid(beta*r), undesirable sigmoid(beta*r).
+    const perExample = tf.sub(1, tf.sigmoid(tf.mul(sign, tf.mul(p.beta, tf.sub(logratio, kl)))));
+    return tf.mean(tf.mul(weight, perExample)) as tf.Scalar;
+  });
+  ref.dispose();
+  logratio.dispose();
+  return { loss, kl, rewards };
+}
+
+export interface KtoBatchStats {
   rewardsChosen: number[];
   rewardsRejected: number[];
   logpsChosen: number[];
   logpsRejected: number[];
 }
 
-/** Computes the KTO loss; call inside tf.variableGrads / tf.tidy as usual. */
-export function ktoLoss(inp: KtoLossInputs, p: KtoLossParams): KtoLossOutput {
-  const B = inp.labels.length;
-  if (inp.policyLogps.shape[0] !== B || inp.referenceLogps.shape[0] !== B) {
-    throw new Error(`ktoLoss: ${B} labels but ${inp.policyLogps.shape[0]} policy / ${inp.referenceLogps.shape[0]} reference log-probs`);
-  }
-  let kl = 0;
-  if (p.lossType === 'kto') {
-    if (!inp.policyKlLogps || !inp.referenceKlLogps) throw new Error('ktoLoss: loss_type kto needs KL log-probs');
-    const pk = inp.policyKlLogps.dataSync();
-    const rk = inp.referenceKlLogps.dataSync();
-    let s = 0;
-    for (let i = 0; i < pk.length; i++) s += pk[i] - rk[i];
-    kl = Math.max(0, s / pk.length);
-  }
-  const pol = inp.policyLogps.dataSync();
-  const ref = inp.referenceLogps.dataSync();
-  const out: Omit<KtoLossOutput, 'loss'> = { kl, rewardsChosen: [], rewardsRejected: [], logpsChosen: [], logpsRejected: [] };
-  for (let i = 0; i < B; i++) {
-    const reward = p.beta * (pol[i] - ref[i]);
-    if (inp.labels[i]) {
-      out.rewardsChosen.push(reward);
-      out.logpsChosen.push(pol[i]);
-    } else {
-      out.rewardsRejected.push(reward);
-      out.logpsRejected.push(pol[i]);
-    }
-  }
-  const loss = tf.tidy(() => {
-    const sign = tf.tensor1d(inp.labels.map((d) => (d ? 1 : -1)));
-    const weight = tf.tensor1d(inp.labels.map((d) => (d ? p.desirableWeight : p.undesirableWeight)));
-    const logratio = tf.sub(inp.policyLogps, inp.referenceLogps);
-    let perExample: tf.Tensor1D;
-    if (p.lossType === 'kto') {
-      // desirable: 1 - sigmoid(beta*(r - kl)); undesirable: 1 - sigmoid(beta*(kl - r)) = 1 - sigmoid(-beta*(r - kl))
-      perExample = tf.sub(1, tf.sigmoid(tf.mul(sign, tf.mul(p.beta, tf.sub(logratio, kl)))));
-    } else {
-      // desirable: 1 - sigmoid(beta*r); undesirable: sigmoid(beta*r) = 1 - sigmoid(-beta*r)
-      perExample = tf.sub(1, tf.sigmoid(tf.mul(sign, tf.mul(p.beta, logratio))));
-    }
-    return tf.mean(tf.mul(weight, perExample)) as tf.Scalar;
+/** Splits per-example rewards and policy log-probs by label (host values). */
+export function ktoBatchStats(rewards: ArrayLike<number>, policyLogps: ArrayLike<number>, labels: boolean[]): KtoBatchStats {
+  const s: KtoBatchStats = { rewardsChosen: [], rewardsRejected: [], logpsChosen: [], logpsRejected: [] };
+  labels.forEach((d, i) => {
+    (d ? s.rewardsChosen : s.rewardsRejected).push(rewards[i]);
+    (d ? s.logpsChosen : s.logpsRejected).push(policyLogps[i]);
   });
-  return { loss, ...out };
+  return s;
 }
 
 /**

@@ -23,7 +23,7 @@ import { loadTokenizer, type Tokenizer } from '../model/tokenizer.ts';
 import { UserError } from '../util/errors.ts';
 import { IGNORE_INDEX } from './data.ts';
 import { KTO_SCHEMA, type KtoConfig } from './kto-config.ts';
-import { desirableRatioWarning, klPairIndex, ktoLoss } from './kto-loss.ts';
+import { desirableRatioWarning, klPairIndex, ktoBatchStats, ktoLoss } from './kto-loss.ts';
 import { LoraAdapters } from './lora.ts';
 import { neftuneHook } from './neftune.ts';
 import { selectParams } from './params.ts';
@@ -236,13 +236,14 @@ export function buildKtoTask(model: LlamaModel, cfg: KtoConfig, data: KtoData, r
   const withKl = cfg.loss_type === 'kto';
   const lossParams = { beta: cfg.beta, desirableWeight: cfg.desirable_weight, undesirableWeight: cfg.undesirable_weight, lossType: cfg.loss_type };
 
-  const makeBatch = (examples: KtoExample[], klIndex: number[], r: RefLogps, idx: number[], linearHook?: (n: string, x: tf.Tensor, y: tf.Tensor) => tf.Tensor): KtoBatch => {
+  const makeBatch = async (examples: KtoExample[], klIndex: number[], r: RefLogps, idx: number[], linearHook?: (n: string, x: tf.Tensor, y: tf.Tensor) => tf.Tensor): Promise<KtoBatch> => {
     const main = padSequences(idx.map((i) => ({ prompt: examples[i].prompt_ids, completion: examples[i].completion_ids })), padId);
     let policyKlLogps: number[] = [];
     if (withKl) {
+      // The policy's KL log-probs at this step's weights, without gradient (TRL computes them under no_grad).
       const kl = padSequences(idx.map((i) => ({ prompt: examples[i].prompt_ids, completion: examples[klIndex[i]].completion_ids })), padId);
       const t = completionLogps(model, kl, { linearHook });
-      policyKlLogps = Array.from(t.dataSync());
+      policyKlLogps = Array.from(await t.data());
       t.dispose();
     }
     return {
@@ -256,17 +257,8 @@ export function buildKtoTask(model: LlamaModel, cfg: KtoConfig, data: KtoData, r
 
   const batchLoss = (b: KtoBatch, opts: { embedHook?: (e: tf.Tensor3D) => tf.Tensor3D; linearHook?: (n: string, x: tf.Tensor, y: tf.Tensor) => tf.Tensor }) => {
     const pol = completionLogps(model, b, opts);
-    const out = ktoLoss(
-      {
-        policyLogps: pol,
-        referenceLogps: tf.tensor1d(b.refLogps),
-        labels: b.labels,
-        policyKlLogps: withKl ? tf.tensor1d(b.policyKlLogps) : undefined,
-        referenceKlLogps: withKl ? tf.tensor1d(b.refKlLogps) : undefined,
-      },
-      lossParams,
-    );
-    return out;
+    const out = ktoLoss({ policyLogps: pol, referenceLogps: b.refLogps, labels: b.labels, policyKlLogps: withKl ? b.policyKlLogps : undefined, referenceKlLogps: withKl ? b.refKlLogps : undefined }, lossParams);
+    return { ...out, pol };
   };
 
   const task: TrainTask<KtoBatch> = {
@@ -277,19 +269,30 @@ export function buildKtoTask(model: LlamaModel, cfg: KtoConfig, data: KtoData, r
     tokens: (b) => b.completionTokens,
     loss: (b, ctx) => {
       const out = batchLoss(b, { embedHook: neftuneHook(cfg.neftune_noise_alpha, b.tokenSegLen, ctx.rng), linearHook: lora?.hook(ctx.rng) });
-      const logs: Record<string, LogStat> = {
-        kl: { sum: out.kl, count: 1 },
-        'rewards/chosen': stat(out.rewardsChosen),
-        'rewards/rejected': stat(out.rewardsRejected),
-        'logps/chosen': stat(out.logpsChosen),
-        'logps/rejected': stat(out.logpsRejected),
+      // Kept past variableGrads' scope; read and disposed in deferredLogs.
+      const pol = tf.keep(out.pol);
+      const rewards = tf.keep(out.rewards);
+      return {
+        // ktoLoss is the micro-batch mean; the loop wants sum / (examples in the whole step).
+        loss: tf.tidy(() => tf.div(tf.mul(out.loss, b.B), ctx.normalizer) as tf.Scalar),
+        deferredLogs: async () => {
+          const [r, p] = await Promise.all([rewards.data(), pol.data()]);
+          tf.dispose([rewards, pol]);
+          const s = ktoBatchStats(r, p, b.labels);
+          const logs: Record<string, LogStat> = {
+            kl: { sum: out.kl, count: 1 },
+            'rewards/chosen': stat(s.rewardsChosen),
+            'rewards/rejected': stat(s.rewardsRejected),
+            'logps/chosen': stat(s.logpsChosen),
+            'logps/rejected': stat(s.logpsRejected),
+          };
+          if (s.rewardsChosen.length && s.rewardsRejected.length) {
+            const mean = (v: number[]) => v.reduce((a, c) => a + c, 0) / v.length;
+            logs['rewards/margins'] = { sum: mean(s.rewardsChosen) - mean(s.rewardsRejected), count: 1 };
+          }
+          return logs;
+        },
       };
-      if (out.rewardsChosen.length && out.rewardsRejected.length) {
-        const mean = (v: number[]) => v.reduce((a, c) => a + c, 0) / v.length;
-        logs['rewards/margins'] = { sum: mean(out.rewardsChosen) - mean(out.rewardsRejected), count: 1 };
-      }
-      // ktoLoss returns the micro-batch mean; the loop wants sum / (examples in the step).
-      return { loss: tf.tidy(() => tf.div(tf.mul(out.loss, b.B), ctx.normalizer) as tf.Scalar), logs };
     },
     evaluate:
       data.eval.length > 0 && evalRef
@@ -298,10 +301,10 @@ export function buildKtoTask(model: LlamaModel, cfg: KtoConfig, data: KtoData, r
             const hook = lora?.hook();
             for (let s = 0; s < data.eval.length; s += cfg.per_device_train_batch_size) {
               const idx = Array.from({ length: Math.min(cfg.per_device_train_batch_size, data.eval.length - s) }, (_, k) => s + k);
-              const b = makeBatch(data.eval, data.evalKlIndex, evalRef, idx, hook);
+              const b = await makeBatch(data.eval, data.evalKlIndex, evalRef, idx, hook);
               const out = batchLoss(b, { linearHook: hook });
-              sum += out.loss.dataSync()[0] * b.B;
-              out.loss.dispose();
+              sum += (await out.loss.data())[0] * b.B;
+              tf.dispose([out.loss, out.rewards, out.pol]);
             }
             return { eval_loss: sum / data.eval.length };
           }

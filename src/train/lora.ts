@@ -82,11 +82,11 @@ export class LoraAdapters {
   }
 
   /** PEFT tensor names -> host tensors. */
-  toHost(): Map<string, HostTensor> {
+  async toHost(): Promise<Map<string, HostTensor>> {
     const out = new Map<string, HostTensor>();
     for (const [m, { A, B }] of this.modules) {
-      out.set(`${PEFT_PREFIX}${m}.lora_A.weight`, { shape: A.shape.slice(), data: A.dataSync() as Float32Array });
-      out.set(`${PEFT_PREFIX}${m}.lora_B.weight`, { shape: B.shape.slice(), data: B.dataSync() as Float32Array });
+      out.set(`${PEFT_PREFIX}${m}.lora_A.weight`, { shape: A.shape.slice(), data: (await A.data()) as Float32Array });
+      out.set(`${PEFT_PREFIX}${m}.lora_B.weight`, { shape: B.shape.slice(), data: (await B.data()) as Float32Array });
     }
     return out;
   }
@@ -114,7 +114,7 @@ export class LoraAdapters {
       use_dora: false,
     };
     await writeFile(join(tmp, 'adapter_config.json'), `${JSON.stringify(config, null, 2)}\n`);
-    await writeSafetensors(join(tmp, 'adapter_model.safetensors'), this.toHost());
+    await writeSafetensors(join(tmp, 'adapter_model.safetensors'), await this.toHost());
     await rm(target, { recursive: true, force: true });
     await rename(tmp, target);
   }

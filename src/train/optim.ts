@@ -75,14 +75,14 @@ export class AdamW {
     }
   }
 
-  /** The moments as host tensors (names `exp_avg/<param>`, `exp_avg_sq/<param>`). */
-  state(): Map<string, HostTensor> {
+  /** The moments as host tensors (names `exp_avg/<param>`, `exp_avg_sq/<param>`). Async: GPU backends cannot read synchronously in Node. */
+  async state(): Promise<Map<string, HostTensor>> {
     const out = new Map<string, HostTensor>();
     for (const p of this.params) {
       const m = this.m.get(p.name)!;
       const v = this.v.get(p.name)!;
-      out.set(`exp_avg/${p.name}`, { shape: m.shape.slice(), data: m.dataSync() as Float32Array });
-      out.set(`exp_avg_sq/${p.name}`, { shape: v.shape.slice(), data: v.dataSync() as Float32Array });
+      out.set(`exp_avg/${p.name}`, { shape: m.shape.slice(), data: (await m.data()) as Float32Array });
+      out.set(`exp_avg_sq/${p.name}`, { shape: v.shape.slice(), data: (await v.data()) as Float32Array });
     }
     return out;
   }
@@ -117,12 +117,14 @@ function uid(): number {
  * when maxNorm > 0 and the norm exceeds it, replaces every gradient by g * maxNorm / (norm + 1e-6)
  * (the old tensors are disposed). maxNorm 0 turns clipping off (the norm is still measured).
  */
-export function clipGradNorm(grads: Map<string, tf.Tensor>, maxNorm: number): number {
+export async function clipGradNorm(grads: Map<string, tf.Tensor>, maxNorm: number): Promise<number> {
   const norm = tf.tidy(() => {
     const sq = [...grads.values()].map((g) => tf.sum(tf.square(g)));
-    return sq.length === 0 ? tf.scalar(0) : tf.sqrt(tf.addN(sq));
+    // Pairwise adds, not addN: webgpu's addN is limited to 8 storage buffers per shader.
+    return sq.length === 0 ? tf.scalar(0) : tf.sqrt(sq.reduce((a, b) => tf.add(a, b)));
   });
-  const total = norm.dataSync()[0];
+  // data(), not dataSync(): webgpu in Node has no synchronous read-back.
+  const total = (await norm.data())[0];
   norm.dispose();
   if (maxNorm > 0 && Number.isFinite(total)) {
     const coef = maxNorm / (total + 1e-6);

@@ -128,13 +128,13 @@ export function sftLossSum(model: LlamaModel, batch: Batch, hooks: SftForwardHoo
 }
 
 /** Mean token cross-entropy over `units` (no NEFTune, no dropout): eval_loss. */
-export function evalLoss(model: LlamaModel, units: Unit[], batchSize: number, padId: number, linearHook?: SftForwardHooks['linearHook']): number {
+export async function evalLoss(model: LlamaModel, units: Unit[], batchSize: number, padId: number, linearHook?: SftForwardHooks['linearHook']): Promise<number> {
   let sum = 0;
   let n = 0;
   for (let i = 0; i < units.length; i += batchSize) {
     const batch = collate(units.slice(i, i + batchSize), padId);
     const s = sftLossSum(model, batch, { linearHook });
-    sum += s.dataSync()[0];
+    sum += (await s.data())[0];
     s.dispose();
     n += batch.trainedTokens;
   }
@@ -181,7 +181,7 @@ export function buildSftTask(model: LlamaModel, cfg: SftConfig, data: SftData, p
       });
       return { loss: tf.div(sum, ctx.normalizer) as tf.Scalar };
     },
-    evaluate: evalUnits.length > 0 ? async () => ({ eval_loss: evalLoss(model, evalUnits, cfg.per_device_train_batch_size, padId, lora?.hook()) }) : undefined,
+    evaluate: evalUnits.length > 0 ? async () => ({ eval_loss: await evalLoss(model, evalUnits, cfg.per_device_train_batch_size, padId, lora?.hook()) }) : undefined,
     saveFinal: async (dir) => {
       if (!lora) return saveModel(model, dir, { tokenizerFrom: cfg.model });
       if (!cfg.lora!.merge) return lora.save(dir, cfg.model);

@@ -79,6 +79,11 @@ export interface MicroBatchLoss {
   loss: tf.Scalar;
   /** Extra metrics to average over the logging interval (e.g. KTO's rewards/chosen). */
   logs?: Record<string, LogStat>;
+  /**
+   * Metrics read back after the gradient step (GPU backends cannot read tensors synchronously);
+   * `loss` tf.keep()s the tensors it needs and this disposes them.
+   */
+  deferredLogs?: () => Promise<Record<string, LogStat>>;
 }
 
 /** What a trainer (SFT, KTO) plugs into the loop. */
@@ -88,7 +93,7 @@ export interface TrainTask<B> {
   /** The trainable parameters with their learning rate and weight decay. */
   params: OptimParam[];
   /** Builds a micro-batch from unit indices (host data; tensors are made inside `loss`). */
-  makeBatch(units: number[]): B;
+  makeBatch(units: number[]): B | Promise<B>;
   /** The batch's share of the step normalizer (SFT: trained tokens; KTO: examples). */
   weight(batch: B): number;
   /** Trained tokens in the batch (for tokens_per_second). */
@@ -171,8 +176,8 @@ export function totalSteps(cfg: TrainLoopConfig, order: EpochOrder): number {
   return Math.ceil(cfg.num_train_epochs * order.stepsPerEpoch(cfg.gradient_accumulation_steps));
 }
 
-function hostOf(v: tf.Variable): HostTensor {
-  return { shape: v.shape.slice(), data: v.dataSync() as Float32Array };
+async function hostOf(v: tf.Variable): Promise<HostTensor> {
+  return { shape: v.shape.slice(), data: (await v.data()) as Float32Array };
 }
 
 async function saveCheckpoint(cfg: TrainLoopConfig, params: OptimParam[], opt: AdamW, state: TrainerState): Promise<string> {
@@ -181,9 +186,9 @@ async function saveCheckpoint(cfg: TrainLoopConfig, params: OptimParam[], opt: A
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   const trainable = new Map<string, HostTensor>();
-  for (const p of params) trainable.set(p.name, hostOf(p.variable));
+  for (const p of params) trainable.set(p.name, await hostOf(p.variable));
   await writeSafetensors(join(tmp, 'trainable.safetensors'), trainable);
-  await writeSafetensors(join(tmp, 'optimizer.safetensors'), opt.state());
+  await writeSafetensors(join(tmp, 'optimizer.safetensors'), await opt.state());
   const fd = openSync(join(tmp, 'trainer_state.json'), 'w');
   writeSync(fd, `${JSON.stringify(state, null, 2)}\n`);
   fsyncSync(fd);
@@ -293,7 +298,7 @@ export async function train<B>(cfg: TrainLoopConfig, task: TrainTask<B>, opts: T
 
     while (step < total) {
       const { micros, next } = order.nextStep(pos, GA);
-      const batches = micros.map((m) => task.makeBatch(m));
+      const batches = await Promise.all(micros.map((m) => task.makeBatch(m)));
       const normalizer = batches.reduce((s, b) => s + task.weight(b), 0);
       const ctx: StepContext = { step, normalizer: Math.max(normalizer, 1e-12), rng };
       const varList = task.params.map((p) => p.variable);
@@ -302,12 +307,15 @@ export async function train<B>(cfg: TrainLoopConfig, task: TrainTask<B>, opts: T
       let stepTokens = 0;
       for (const batch of batches) {
         let logs: Record<string, LogStat> | undefined;
+        let deferred: (() => Promise<Record<string, LogStat>>) | undefined;
         const { value, grads: g } = tf.variableGrads(() => {
           const r = task.loss(batch, ctx);
           logs = r.logs;
+          deferred = r.deferredLogs;
           return r.loss;
         }, varList);
-        stepLoss += value.dataSync()[0];
+        if (deferred) logs = { ...(logs ?? {}), ...(await deferred()) };
+        stepLoss += (await value.data())[0];
         value.dispose();
         for (const p of task.params) {
           const gi = g[p.variable.name];
@@ -328,7 +336,7 @@ export async function train<B>(cfg: TrainLoopConfig, task: TrainTask<B>, opts: T
         }
       }
       let gradNorm = Number.NaN;
-      if (Number.isFinite(stepLoss)) gradNorm = clipGradNorm(grads, cfg.max_grad_norm);
+      if (Number.isFinite(stepLoss)) gradNorm = await clipGradNorm(grads, cfg.max_grad_norm);
       if (!Number.isFinite(stepLoss) || !Number.isFinite(gradNorm)) {
         for (const g of grads.values()) g.dispose();
         const what = !Number.isFinite(stepLoss) ? `loss is ${stepLoss}` : `gradient norm is ${gradNorm}`;

@@ -118,8 +118,8 @@ describe('NEFTune', () => {
     const clean = sftLossSum(model, batch);
     const noisy = sftLossSum(model, batch, { embedHook: neftuneHook(8, batch.tokenSegLen, new Rng(1)) });
     expect(Math.abs(noisy.dataSync()[0] - clean.dataSync()[0])).toBeGreaterThan(1e-4);
-    const e1 = evalLoss(model, units, 2, 0);
-    const e2 = evalLoss(model, units, 1, 0);
+    const e1 = await evalLoss(model, units, 2, 0);
+    const e2 = await evalLoss(model, units, 1, 0);
     expect(e1).toBeCloseTo(clean.dataSync()[0] / batch.trainedTokens, 5);
     expect(e2).toBeCloseTo(e1, 5);
     expect(neftuneHook(0, batch.tokenSegLen, new Rng(1))).toBeUndefined();

@@ -59,7 +59,7 @@ describe('AdamW', () => {
     expect(decaysByDefault('lm_head.weight')).toBe(true);
   });
 
-  it('round-trips its moments and step through state() / loadState() so the next update is identical', () => {
+  it('round-trips its moments and step through state() / loadState() so the next update is identical', async () => {
     const mk = () => tf.variable(tf.tensor1d([1, 2, 3]));
     const a = mk();
     const b = mk();
@@ -69,7 +69,7 @@ describe('AdamW', () => {
     oa.apply(new Map([['w', g1]]), 1);
     const ob = new AdamW([{ name: 'w', variable: b, lr: 0.1, weightDecay: 0 }], cfg);
     b.assign(a);
-    ob.loadState(oa.state(), oa.step);
+    ob.loadState(await oa.state(), oa.step);
     const g2 = tf.tensor1d([-0.2, 0.5, 0.1]);
     oa.apply(new Map([['w', g2]]), 1);
     ob.apply(new Map([['w', g2]]), 1);
@@ -81,22 +81,22 @@ describe('AdamW', () => {
 });
 
 describe('clipGradNorm', () => {
-  it('scales gradients to max_norm by the global norm and reports the norm before clipping', () => {
+  it('scales gradients to max_norm by the global norm and reports the norm before clipping', async () => {
     const g = new Map<string, tf.Tensor>([
       ['a', tf.tensor1d([3, 0])],
       ['b', tf.tensor1d([0, 4])],
     ]);
-    const norm = clipGradNorm(g, 1);
+    const norm = await clipGradNorm(g, 1);
     expect(norm).toBeCloseTo(5, 5);
     const after = Math.hypot(...g.get('a')!.dataSync(), ...g.get('b')!.dataSync());
     expect(after).toBeCloseTo(1, 4);
     for (const t of g.values()) t.dispose();
   });
 
-  it('leaves gradients untouched when max_grad_norm is 0 (off) or the norm is below it', () => {
+  it('leaves gradients untouched when max_grad_norm is 0 (off) or the norm is below it', async () => {
     for (const max of [0, 10]) {
       const g = new Map<string, tf.Tensor>([['a', tf.tensor1d([3, 4])]]);
-      expect(clipGradNorm(g, max)).toBeCloseTo(5, 5);
+      expect(await clipGradNorm(g, max)).toBeCloseTo(5, 5);
       expect(Array.from(g.get('a')!.dataSync())).toEqual([3, 4]);
       g.get('a')!.dispose();
     }

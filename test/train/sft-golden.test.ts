@@ -38,7 +38,7 @@ describe('SFT against the PyTorch reference (llama_ref.py sft)', () => {
     const final = await loadModel(res.finalDir);
     const rows = readFileSync(join(FIX, 'sft-rows.jsonl'), 'utf8').trim().split('\n').map((l) => toUnit(JSON.parse(l), 64));
     const last = expected.losses[expected.losses.length - 1];
-    expect(Math.abs(evalLoss(final, rows, rows.length, 0) - last) / last).toBeLessThan(2e-3);
+    expect(Math.abs((await evalLoss(final, rows, rows.length, 0)) - last) / last).toBeLessThan(2e-3);
     final.dispose();
   });
 });
