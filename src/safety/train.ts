@@ -23,6 +23,8 @@ import {
   type ModelHeader,
 } from './classifier.ts';
 import { binaryMetrics, bestF1Threshold, thresholdAtFpr, type BinaryMetrics } from './metrics.ts';
+import { mulberry32 } from '../util/random.ts';
+export { mulberry32 };
 
 export interface LabeledComment {
   text: string;
@@ -97,17 +99,6 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   seed: 20240611,
 };
 
-/** mulberry32: a small deterministic PRNG. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffleInPlace(a: number[], rand: () => number): void {
   for (let i = a.length - 1; i > 0; i--) {

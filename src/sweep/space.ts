@@ -3,6 +3,7 @@
  * (seeded; lists are sampled uniformly, ranges uniformly or log-uniformly).
  */
 import { UserError } from '../util/errors.ts';
+import { mulberry32 } from '../util/random.ts';
 
 /** A list of values, or a numeric range for random search. */
 export type SpaceEntry = unknown[] | { min: number; max: number; log?: boolean; integer?: boolean };
@@ -26,17 +27,8 @@ export function gridTrials(space: SearchSpace, where: string): Trial[] {
   return trials;
 }
 
-/** mulberry32: a small seeded PRNG, enough for sampling hyperparameters reproducibly. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG for sampling hyperparameters reproducibly. */
+export const seededRandom = mulberry32;
 
 export function randomTrials(space: SearchSpace, numTrials: number, seed: number, where: string): Trial[] {
   const rnd = seededRandom(seed);
