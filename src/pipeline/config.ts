@@ -16,7 +16,7 @@ export interface PipelineConfig {
   };
   curate: { inputs: unknown[]; stages: unknown[] };
   judge: { rubric: string; model?: string; base_url?: string; concurrency: number; heuristic: boolean; undesirable_from: string[] };
-  labels: { desirable_min: number; undesirable_max: number };
+  labels: { desirable_min: number; undesirable_max: number; seed: number };
   review: { enabled: boolean; format: string; sample: number; seed: number; decisions?: string };
   sft: Record<string, unknown>;
   kto: Record<string, unknown>;
@@ -75,6 +75,7 @@ export const pipelineSchema: Schema = {
     fields: {
       desirable_min: { type: 'number', default: 7, help: 'judge_score >= this: desirable' },
       undesirable_max: { type: 'number', default: 4, help: 'judge_score <= this: undesirable' },
+      seed: { type: 'integer', default: 0, help: 'seed of the shuffle that mixes desirable and undesirable rows in kto.jsonl' },
     },
   },
   review: {

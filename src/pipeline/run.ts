@@ -32,6 +32,7 @@ import { hashModelWeights } from '../train/ref-cache.ts';
 import { trainSft, validateSftConfig } from '../train/sft.ts';
 import { UserError } from '../util/errors.ts';
 import { sha256, stableStringify, writeFileAtomic } from '../util/fs.ts';
+import { mulberry32 } from '../util/random.ts';
 import { pipelineSchema, type PipelineConfig } from './config.ts';
 import { renderPipelineReport, type PipelineReportInput } from './report.ts';
 
@@ -174,7 +175,16 @@ export async function runPipeline(configPath: string, opts: PipelineOptions = {}
   const labelInfo = await stage('labels', fp(pc.labels, await fileSha(labelInput)), [ktoData], async () => {
     const rows = await readAllRows(labelInput);
     const { rows: labelled, summary } = labelRows(rows, { desirableMin: pc.labels.desirable_min, undesirableMax: pc.labels.undesirable_max, source: labelInput });
-    const all: Row[] = labelled.map((r) => ({ label_source: 'judge', ...r }));
+    // Seeded shuffle: the judged file lists kept rows before rejected ones, and KTO samples
+    // sequentially (as TRL), so unshuffled batches would hold one class only (no margins, and KL
+    // pairs drawn from the same class).
+    const order = labelled.map((_, i) => i);
+    const rnd = mulberry32(pc.labels.seed);
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(rnd() * (i + 1));
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    const all: Row[] = order.map((i) => ({ label_source: 'judge', ...labelled[i] }));
     const nD = all.filter((r) => r.label === true).length;
     if (nD === 0 || nD === all.length) {
       throw new UserError(`${configPath}: KTO needs desirable and undesirable rows, got ${nD} desirable of ${all.length}; adjust labels.desirable_min / labels.undesirable_max`);

@@ -81,7 +81,7 @@ export function barChart(title: string, bars: { label: string; value: number; co
     parts.push(`<rect x="${x.toFixed(1)}" y="${sy(b.value).toFixed(1)}" width="${w.toFixed(1)}" height="${(H - B - sy(b.value)).toFixed(1)}" fill="${b.color ?? PALETTE[0]}"/>`);
     if (b.limit !== undefined) parts.push(`<line x1="${(x - bw * 0.1).toFixed(1)}" x2="${(x + w + bw * 0.1).toFixed(1)}" y1="${sy(b.limit).toFixed(1)}" y2="${sy(b.limit).toFixed(1)}" stroke="#000" stroke-dasharray="4 3"/>`);
     parts.push(`<text x="${(x + w / 2).toFixed(1)}" y="${H - B + 14}" font-size="10" text-anchor="middle">${escapeHtml(b.label)}</text>`);
-    parts.push(`<text x="${(x + w / 2).toFixed(1)}" y="${(sy(b.value) - 3).toFixed(1)}" font-size="10" text-anchor="middle">${fmt(b.value)}</text>`);
+    parts.push(`<text x="${(x + w / 2).toFixed(1)}" y="${(sy(b.value) - 3).toFixed(1)}" font-size="10" text-anchor="middle">${Number.isInteger(b.value) ? b.value : fmt(b.value)}</text>`);
   });
   if (opts.yLabel) parts.push(`<text x="12" y="${(T + H - B) / 2}" font-size="11" text-anchor="middle" transform="rotate(-90 12 ${(T + H - B) / 2})">${escapeHtml(opts.yLabel)}</text>`);
   return `<figure><figcaption>${escapeHtml(title)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img">${parts.join('')}</svg></figure>`;

@@ -42,6 +42,11 @@ describe('ko-align run (the quickstart pipeline at reduced size)', () => {
     expect(first.sweep.rounds.every((r) => r.reference_cache === 'hit')).toBe(true);
     const kto = await readAllRows(join(dir, 'kto.jsonl'));
     expect(kto.some((r) => r.label === true) && kto.some((r) => r.label === false)).toBe(true);
+    // Shuffled, so sequential KTO batches of 8 mix both classes and log reward margins.
+    const firstBatch = kto.slice(0, 8).map((r) => r.label);
+    expect(firstBatch).toContain(true);
+    expect(firstBatch).toContain(false);
+    expect(first.sweep.rounds.every((r) => typeof r['rewards/margins'] === 'number')).toBe(true);
     const html = await readFile(first.reportPath, 'utf8');
     for (const s of ['Curation funnel', 'judge score histogram', 'SFT loss', 'KTO loss per round', 'toxic rate', 'Evaluation', 'round 0', 'round 1']) expect(html).toContain(s);
     expect(first.eval.length).toBeGreaterThanOrEqual(1);
