@@ -13,6 +13,7 @@ import { JudgeSession } from '../../judge/job.ts';
 import { defaultRubricPath } from '../../judge/rubric.ts';
 import type { Decision, Stage, StageContext, StageFactory } from '../stage.ts';
 import { stageParams } from './params.ts';
+import { inBatches } from '../../util/iter.ts';
 
 export const judgeStageSchema: Schema = {
   rubric: { type: 'string', optional: true, help: 'rubric YAML (default judges/quality-ko.yaml)' },
@@ -84,15 +85,7 @@ export const judgeStage: StageFactory = (params, where): Stage => {
         });
       };
       try {
-        let batch: Row[] = [];
-        for await (const row of rows) {
-          batch.push(row);
-          if (batch.length >= p.batch_size) {
-            yield* await flush(batch);
-            batch = [];
-          }
-        }
-        if (batch.length) yield* await flush(batch);
+        for await (const batch of inBatches(rows, p.batch_size)) yield* await flush(batch);
         if (session) {
           const s = (session as JudgeSession).summary();
           ctx.log(`judge: ${s.rows} rows, ${s.ok} ok, ${s.failed} failed, ${s.cached} from cache, ${s.flagged} flagged, ${s.promptTokens}+${s.completionTokens} tokens${s.costUsd ? `, $${s.costUsd.toFixed(4)}` : ''}`);

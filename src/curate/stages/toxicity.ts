@@ -11,6 +11,7 @@ import type { Row } from '../../data/io.ts';
 import { openToxicityScorer, SCORERS, type ToxicityScorer } from '../../safety/scorers.ts';
 import type { Decision, Stage, StageContext, StageFactory } from '../stage.ts';
 import { stageParams } from './params.ts';
+import { inBatches } from '../../util/iter.ts';
 
 export const toxicitySchema: Schema = {
   scorer: { type: 'string', enum: SCORERS, default: 'classifier', help: 'classifier (embedded, offline) | judge (safety rubric) | moderation (OpenAI moderation endpoint)' },
@@ -76,15 +77,7 @@ export const toxicityStage: StageFactory = (params, where): Stage => {
         });
       };
       try {
-        let batch: Row[] = [];
-        for await (const row of rows) {
-          batch.push(row);
-          if (batch.length >= p.batch_size) {
-            yield* await flush(batch);
-            batch = [];
-          }
-        }
-        if (batch.length > 0) yield* await flush(batch);
+        for await (const batch of inBatches(rows, p.batch_size)) yield* await flush(batch);
       } finally {
         await (scorer as ToxicityScorer | null)?.close();
       }
