@@ -126,14 +126,32 @@ export function applySetOverrides(raw: Record<string, unknown>, sets: string[]):
     if (eq <= 0) throw new UserError(`--set ${s}: expected key=value`);
     const path = s.slice(0, eq).split('.');
     const value = parseYaml(s.slice(eq + 1));
-    let node: Record<string, unknown> = out;
-    for (const part of path.slice(0, -1)) {
+    // Walk mappings by key and lists by index (`stages.2.enabled=false`).
+    let node: Record<string, unknown> | unknown[] = out;
+    for (let k = 0; k < path.length; k++) {
+      const part = path[k];
+      const last = k === path.length - 1;
+      if (Array.isArray(node)) {
+        const i = Number(part);
+        if (!Number.isInteger(i) || i < 0 || i >= node.length) {
+          throw new UserError(`--set ${s}: '${path.slice(0, k).join('.')}' is a list of ${node.length}; '${part}' is not an index in it`);
+        }
+        if (last) node[i] = value;
+        else {
+          if (node[i] === null || typeof node[i] !== 'object') throw new UserError(`--set ${s}: '${path.slice(0, k + 1).join('.')}' is not a mapping or list`);
+          node = node[i] as Record<string, unknown> | unknown[];
+        }
+        continue;
+      }
+      if (last) {
+        node[part] = value;
+        break;
+      }
       const next = node[part];
       if (next === undefined || next === null) node[part] = {};
-      else if (typeof next !== 'object' || Array.isArray(next)) throw new UserError(`--set ${s}: '${part}' is not a mapping`);
-      node = node[part] as Record<string, unknown>;
+      else if (typeof next !== 'object') throw new UserError(`--set ${s}: '${path.slice(0, k + 1).join('.')}' is not a mapping or list`);
+      node = node[part] as Record<string, unknown> | unknown[];
     }
-    node[path[path.length - 1]] = value;
   }
   return out;
 }
