@@ -12,7 +12,8 @@ import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { UserError } from '../util/errors.ts';
 import { withAtomicOutput } from '../util/fs.ts';
-import { readJsonl, writeJsonlTo, mapFsError, readLines, parseJsonlLine } from './jsonl.ts';
+import { readJsonl, writeJsonlTo, writeTextRows, mapFsError, readLines, parseJsonlLine } from './jsonl.ts';
+import { toJsonText } from './row.ts';
 import type { Row } from './row.ts';
 
 export type { Row } from './row.ts';
@@ -290,33 +291,9 @@ function parseJsonWithLine(path: string, text: string): unknown {
   }
 }
 
-async function writeJsonTo(tmp: string, rows: Iterable<Row> | AsyncIterable<Row>): Promise<number> {
-  // Streams "[\n row,\n row\n]\n": one row per line keeps diffs and line numbers readable.
-  const { open } = await import('node:fs/promises');
-  const { toJsonText } = await import('./row.ts');
-  const fh = await open(tmp, 'w');
-  let n = 0;
-  try {
-    let buf: string[] = ['['];
-    let size = 1;
-    for await (const row of rows as AsyncIterable<Row>) {
-      const s = (n === 0 ? '\n' : ',\n') + toJsonText(row);
-      buf.push(s);
-      size += s.length;
-      n++;
-      if (size > 1 << 20) {
-        await fh.write(buf.join(''));
-        buf = [];
-        size = 0;
-      }
-    }
-    buf.push(n === 0 ? ']\n' : '\n]\n');
-    await fh.write(buf.join(''));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  return n;
+function writeJsonTo(tmp: string, rows: Iterable<Row> | AsyncIterable<Row>): Promise<number> {
+  // "[\n row,\n row\n]\n": one row per line keeps diffs and line numbers readable.
+  return writeTextRows(tmp, rows, (row, i) => (i === 0 ? '\n' : ',\n') + toJsonText(row), '[', (n) => (n === 0 ? ']\n' : '\n]\n'));
 }
 
 /** Parses one JSONL line (exported for callers that frame lines themselves). */

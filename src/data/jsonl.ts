@@ -151,15 +151,24 @@ function isBlank(s: string): boolean {
   return true;
 }
 
-/** Writes rows as JSONL to an open file path (not atomic by itself; io.writeRows wraps it). */
-export async function writeJsonlTo(tmpPath: string, rows: Iterable<Row> | AsyncIterable<Row>): Promise<number> {
+/**
+ * Writes rows as text to `tmpPath`, one `render(row, i)` each, between `head` and `tail(n)`,
+ * buffered in ~1 MiB writes and fsynced (not atomic by itself; io.writeRows wraps it).
+ */
+export async function writeTextRows(
+  tmpPath: string,
+  rows: Iterable<Row> | AsyncIterable<Row>,
+  render: (row: Row, i: number) => string,
+  head = '',
+  tail: (n: number) => string = () => '',
+): Promise<number> {
   const fh = await open(tmpPath, 'w');
   let n = 0;
   try {
-    let buf: string[] = [];
-    let size = 0;
+    let buf: string[] = [head];
+    let size = head.length;
     for await (const row of rows as AsyncIterable<Row>) {
-      const s = toJsonText(row) + '\n';
+      const s = render(row, n);
       buf.push(s);
       size += s.length;
       n++;
@@ -169,12 +178,19 @@ export async function writeJsonlTo(tmpPath: string, rows: Iterable<Row> | AsyncI
         size = 0;
       }
     }
-    if (buf.length) await fh.write(buf.join(''));
+    buf.push(tail(n));
+    const rest = buf.join('');
+    if (rest) await fh.write(rest);
     await fh.sync();
   } finally {
     await fh.close();
   }
   return n;
+}
+
+/** Writes rows as JSONL to a file path (not atomic by itself; io.writeRows wraps it). */
+export function writeJsonlTo(tmpPath: string, rows: Iterable<Row> | AsyncIterable<Row>): Promise<number> {
+  return writeTextRows(tmpPath, rows, (row) => toJsonText(row) + '\n');
 }
 
 /**

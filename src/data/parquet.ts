@@ -61,16 +61,20 @@ export interface ParquetInfo {
   metadata: FileMetaData;
 }
 
+/** The file's footer metadata, or a one-line error naming the file. */
+async function readFooter(path: string, buf: Parameters<typeof parquetMetadataAsync>[0]): Promise<FileMetaData> {
+  try {
+    return await parquetMetadataAsync(buf);
+  } catch (e) {
+    throw invalid(path, e);
+  }
+}
+
 /** Row count, row groups and top-level column names, from the footer only. */
 export async function parquetInfo(path: string): Promise<ParquetInfo> {
   const { buf, close } = await fileBuffer(path);
   try {
-    let metadata: FileMetaData;
-    try {
-      metadata = await parquetMetadataAsync(buf);
-    } catch (e) {
-      throw invalid(path, e);
-    }
+    const metadata = await readFooter(path, buf);
     return { numRows: Number(metadata.num_rows), rowGroups: metadata.row_groups.length, columns: topLevelColumns(metadata), metadata };
   } finally {
     await close();
@@ -100,12 +104,7 @@ function topLevelColumns(md: FileMetaData): string[] {
 export async function* readParquet(path: string): AsyncGenerator<Row> {
   const { buf, close } = await fileBuffer(path);
   try {
-    let metadata: FileMetaData;
-    try {
-      metadata = await parquetMetadataAsync(buf);
-    } catch (e) {
-      throw invalid(path, e);
-    }
+    const metadata = await readFooter(path, buf);
     const jsonCols = new Set<string>();
     for (const kv of metadata.key_value_metadata ?? []) {
       if (kv.key === JSON_COLUMNS_KEY && kv.value) {

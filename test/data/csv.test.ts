@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readAllRows, writeRows } from '../../src/data/io.ts';
 import { UserError } from '../../src/util/errors.ts';
+import { errorOf } from '../helpers/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ko-align-csv-'));
 let n = 0;
@@ -11,15 +12,6 @@ function file(content: string | Buffer): string {
   const p = join(dir, `f${n++}.csv`);
   writeFileSync(p, content);
   return p;
-}
-
-async function errorOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected an error');
 }
 
 describe('CSV', () => {

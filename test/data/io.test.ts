@@ -4,17 +4,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { appendJsonl, formatFromPath, readAllRows, readJsonlTolerant, readRows, writeRows, type Row } from '../../src/data/io.ts';
 import { UserError } from '../../src/util/errors.ts';
+import { errorOf } from '../helpers/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ko-align-io-'));
-
-async function errorOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected an error');
-}
 
 const rows: Row[] = [
   { id: 1, instruction: '한국의 수도는?', output: '서울입니다.', score: 8.5, ok: true, note: null },

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { appendJsonl, readJsonl, readJsonlTolerant, readJsonlTolerantDetailed, readLines } from '../../src/data/jsonl.ts';
 import { UserError } from '../../src/util/errors.ts';
+import { errorOf } from '../helpers/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ko-align-jsonl-'));
 let n = 0;
@@ -17,15 +18,6 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const x of it) out.push(x);
   return out;
-}
-
-async function errorOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected an error');
 }
 
 describe('readLines (byte-level line reader)', () => {

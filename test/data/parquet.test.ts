@@ -7,18 +7,10 @@ import { readAllRows, readRows, writeRows, type Row } from '../../src/data/io.ts
 import { encodeParquet, JSON_COLUMNS_KEY, parquetInfo } from '../../src/data/parquet.ts';
 import { UserError } from '../../src/util/errors.ts';
 import { expectedHfChatRows } from '../fixtures/data/make-fixtures.mts';
+import { errorOf } from '../helpers/errors.ts';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'data');
 const dir = mkdtempSync(join(tmpdir(), 'ko-align-parquet-'));
-
-async function errorOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected an error');
-}
 
 describe('reading Parquet written by another tool (DuckDB fixtures)', () => {
   for (const codec of ['zstd', 'snappy'] as const) {
