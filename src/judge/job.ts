@@ -11,7 +11,7 @@ import { readAllRows, writeRows } from '../data/io.ts';
 import { answerText, guessFormat, promptText, toExample } from '../data/formats.ts';
 import { UserError } from '../util/errors.ts';
 import { JudgeCache, cacheKey, type CacheEntry } from './cache.ts';
-import { JudgeClient, endpointConfigured, type ModelPrice } from './client.ts';
+import { JudgeClient, endpointConfigured, type ClientStats, type ModelPrice } from './client.ts';
 import { HEURISTIC_MODEL, heuristicJudge, loadClassifierIfPresent, type TextScorer } from './heuristic.ts';
 import { detectInjection } from './injection.ts';
 import { loadRubric, newNonce, renderMessages, rubricTag, type Rubric } from './rubric.ts';
@@ -51,7 +51,10 @@ export interface JudgeOptions {
   source?: string;
 }
 
-export interface JudgeSummary {
+/** Transport counters a job reports, as the client counts them. */
+type TransportStats = Pick<ClientStats, 'httpRequests' | 'retries' | 'rateLimited' | 'serverErrors' | 'timeouts' | 'parseRetries' | 'promptTokens' | 'completionTokens'>;
+
+export interface JudgeSummary extends TransportStats {
   rubric: string;
   model: string;
   /** True when the embedded heuristic judge scored the rows. */
@@ -65,14 +68,6 @@ export interface JudgeSummary {
   cachedTokens: number;
   /** Samples sent to the judge in this run. */
   judged: number;
-  httpRequests: number;
-  retries: number;
-  rateLimited: number;
-  serverErrors: number;
-  timeouts: number;
-  parseRetries: number;
-  promptTokens: number;
-  completionTokens: number;
   /** USD for this run's tokens, null when no price is known for the model. */
   costUsd: number | null;
   /** Rows with at least one judge_flags entry. */

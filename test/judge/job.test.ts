@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { judgeRows, sampleOf } from '../../src/judge/job.ts';
 import { heuristicJudge, HEURISTIC_MODEL } from '../../src/judge/heuristic.ts';
-import { chatReply, errorReply, startOpenAIServer, type OpenAIServer } from '../helpers/openai-server.ts';
+import { chatReply, errorReply, startOpenAIServer, type OpenAIServer, isolateOpenAIEnv } from '../helpers/openai-server.ts';
 import { repoRoot } from '../helpers/cli.ts';
 
 const quality = join(repoRoot, 'judges', 'quality-ko.yaml');
@@ -17,17 +17,7 @@ const rows = [
 ];
 
 let server: OpenAIServer | undefined;
-const saved = { base: process.env.OPENAI_BASE_URL, key: process.env.OPENAI_API_KEY };
-beforeEach(() => {
-  delete process.env.OPENAI_BASE_URL;
-  delete process.env.OPENAI_API_KEY;
-});
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-  if (saved.base !== undefined) process.env.OPENAI_BASE_URL = saved.base;
-  if (saved.key !== undefined) process.env.OPENAI_API_KEY = saved.key;
-});
+isolateOpenAIEnv(() => server, () => (server = undefined));
 
 /** A judge that scores by the answer's length and cannot parse answers containing '2입'. */
 function scriptedJudge() {

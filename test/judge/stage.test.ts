@@ -6,20 +6,10 @@ import { judgeStage } from '../../src/curate/stages/judge.ts';
 import { getStageFactory } from '../../src/curate/registry.ts';
 import type { Decision } from '../../src/curate/stage.ts';
 import type { Row } from '../../src/data/row.ts';
-import { chatReply, startOpenAIServer, type OpenAIServer } from '../helpers/openai-server.ts';
+import { chatReply, startOpenAIServer, type OpenAIServer, isolateOpenAIEnv } from '../helpers/openai-server.ts';
 
 let server: OpenAIServer | undefined;
-const saved = { base: process.env.OPENAI_BASE_URL, key: process.env.OPENAI_API_KEY };
-beforeEach(() => {
-  delete process.env.OPENAI_BASE_URL;
-  delete process.env.OPENAI_API_KEY;
-});
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-  if (saved.base !== undefined) process.env.OPENAI_BASE_URL = saved.base;
-  if (saved.key !== undefined) process.env.OPENAI_API_KEY = saved.key;
-});
+isolateOpenAIEnv(() => server, () => (server = undefined));
 
 async function* stream(rows: Row[]): AsyncIterable<Row> {
   for (const r of rows) yield r;
