@@ -8,7 +8,7 @@
  * Resumable: finished rounds are appended (fsynced) to rounds.jsonl; a killed sweep re-runs
  * only the rounds that did not finish.
  */
-import { cp, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../config/schema.ts';
@@ -188,7 +188,7 @@ export async function runSweep(configPath: string, deps: SweepDeps, opts: { sets
   }
 
   const best = selectBest(rounds, cfg.selection.metric, cfg.selection.mode);
-  if (best) await promote(best.model_dir, join(out, 'best'));
+  if (best) await promote(best, join(out, 'best'));
   const roundsPath = join(out, 'rounds.parquet');
   await writeRows(roundsPath, rounds);
   const reportPath = join(out, 'report.html');
@@ -215,9 +215,19 @@ export function selectBest(rounds: RoundRecord[], metric: string, mode: 'min' | 
   return best;
 }
 
-async function promote(from: string, to: string): Promise<void> {
+/**
+ * Copies the round's model to `to` (atomically). A re-run that selects the same round finds its
+ * marker and copies nothing: a real checkpoint is many GB.
+ */
+async function promote(round: RoundRecord, to: string): Promise<void> {
+  const marker = join(to, 'promoted_round.json');
+  if (fileExists(marker)) {
+    const prev = JSON.parse(await readFile(marker, 'utf8')) as { trial_id?: string };
+    if (prev.trial_id === round.trial_id) return;
+  }
   const tmp = tempPathFor(to);
-  await cp(from, tmp, { recursive: true });
+  await cp(round.model_dir, tmp, { recursive: true });
+  await writeFile(join(tmp, 'promoted_round.json'), JSON.stringify({ round: round.round, trial_id: round.trial_id, params: round.params }, null, 2));
   await rm(to, { recursive: true, force: true });
   await rename(tmp, to);
 }

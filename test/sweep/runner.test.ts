@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -78,6 +78,19 @@ describe('sweep rounds with the toxicity gate', () => {
     const html = await readFile(res.reportPath, 'utf8');
     for (let i = 0; i < 4; i++) expect(html).toContain(`round ${i}`);
     expect(html).toContain('테스트');
+  });
+
+  it('does not copy the promoted checkpoint again when a re-run selects the same round', async () => {
+    const dir = await setup();
+    await runSweep(join(dir, 'sweep.yaml'), fakeDeps({ train: 0 }));
+    const marker = join(dir, 'out', 'best', 'promoted_round.json');
+    const before = (await stat(marker)).mtimeMs;
+    const calls = { train: 0 };
+    const again = await runSweep(join(dir, 'sweep.yaml'), fakeDeps(calls));
+    expect(calls.train).toBe(0);
+    expect(again.best?.round).toBe(0);
+    expect((await stat(marker)).mtimeMs).toBe(before);
+    expect(JSON.parse(await readFile(marker, 'utf8'))).toMatchObject({ round: 0 });
   });
 
   it('never promotes a rejected round even when its metric is best', () => {
