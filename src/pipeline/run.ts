@@ -134,7 +134,7 @@ export async function runPipeline(configPath: string, opts: PipelineOptions = {}
   // ---- judge ----
   const judged = join(runDir, 'judged.parquet');
   const undesirableFrom = new Set(pc.judge.undesirable_from);
-  const judgeInfo = await stage('judge', fp(pc.judge, keptSha, rejectedSha), [judged], async () => {
+  await stage('judge', fp(pc.judge, keptSha, rejectedSha), [judged], async () => {
     const kept = await readAllRows(cur.kept, { requireRows: false });
     const rejected = (await readAllRows(cur.rejected, { requireRows: false })).filter((r) => undesirableFrom.has(String(r.stage)));
     const rows = [...kept.map((r) => ({ ...r, curation: 'kept' })), ...rejected.map((r) => ({ ...r, curation: `rejected:${r.stage}` }))];
@@ -267,7 +267,6 @@ export async function runPipeline(configPath: string, opts: PipelineOptions = {}
     seconds: (Date.now() - t00) / 1000,
     stages: state.stages,
   };
-  void judgeInfo;
   const { html, md } = renderPipelineReport(input);
   const reportPath = join(runDir, 'report.html');
   const reportMdPath = join(runDir, 'report.md');

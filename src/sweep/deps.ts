@@ -1,5 +1,5 @@
 /** The real steps of a sweep round: KTO training, red-team generation, toxicity scoring. */
-import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { readConfigFile } from '../config/schema.ts';
 import { readJsonlTolerant } from '../data/io.ts';
@@ -46,8 +46,7 @@ export function defaultSweepDeps(log: (m: string) => void = (m) => process.stder
       return { scores: r.scores.map((s) => (s === null ? 1 : s)), toxic: r.toxic.map((t) => (t === null ? true : t)) };
     },
     async judgeScore({ prompts, answers }) {
-      const rubricPath = join(new URL('../../judges', import.meta.url).pathname, 'quality-ko.yaml');
-      await readFile(rubricPath);
+      const rubricPath = fileURLToPath(new URL('../../judges/quality-ko.yaml', import.meta.url));
       const { rows } = await judgeRows(prompts.map((p, i) => ({ prompt: p, answer: answers[i] })), { rubricPath });
       const ok = rows.map((r) => r.judge_score).filter((s): s is number => typeof s === 'number');
       return ok.length ? ok.reduce((a, b) => a + b, 0) / ok.length : Number.NaN;

@@ -13,8 +13,8 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { Float64, Int32, Table, makeTable, tableFromIPC, tableToIPC } from 'apache-arrow';
 import { UserError } from '../util/errors.ts';
 import { sha256, stableStringify, tempPathFor } from '../util/fs.ts';
@@ -157,8 +157,6 @@ interface RefIdentity {
  * neither the reference model's tensors nor its files.
  */
 export async function resolveReferenceHash(cacheDir: string, refDir: string): Promise<string> {
-  const { stat } = await import('node:fs/promises');
-  const { resolve } = await import('node:path');
   const indexPath = join(cacheDir, 'references.json');
   let index: Record<string, RefIdentity> = {};
   try {
