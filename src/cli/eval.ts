@@ -20,7 +20,7 @@ export function register(program: Command): void {
     .option('--task <name>', `auto | ${MC_TASKS.join(' | ')}`, 'auto')
     .option('--limit <n>', 'evaluate only the first n items (0 = all)', int('--limit'), 0)
     .option('--seed <n>', 'seed for picking few-shot examples', int('--seed'), 1234)
-    .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', 'auto')
+    .option('--backend <name>', 'auto | tensorflow | webgpu | native | wasm | cpu', 'auto')
     .option('--json', 'print the result as JSON')
     .action(async (o) => {
       const r = await evalMcFile({ model: o.model, data: o.data, dev: o.dev, shots: o.shots, task: o.task as McTask | 'auto', limit: o.limit, seed: o.seed, backend: o.backend });

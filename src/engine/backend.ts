@@ -3,7 +3,9 @@
  *
  *   tensorflow  @tensorflow/tfjs-node-gpu (CUDA), then @tensorflow/tfjs-node (optional deps)
  *   webgpu      @tensorflow/tfjs-backend-webgpu on Dawn (the `webgpu` npm package, Vulkan)
- *   wasm        @tensorflow/tfjs-backend-wasm, SIMD, one thread (the CPU default)
+ *   native      tfjs-backend-cpu storage (RAM-bound, no 4 GiB heap) with C kernels and the system
+ *               BLAS (src/engine/native/): the fast CPU path, where a C compiler and OpenBLAS exist
+ *   wasm        @tensorflow/tfjs-backend-wasm, SIMD, one thread, 4 GiB heap (portable CPU path)
  *   cpu         @tensorflow/tfjs-backend-cpu, pure JS (last resort, ~40x slower than wasm)
  *
  * `auto` tries them in that order and keeps the first that loads. An explicitly named backend
@@ -17,11 +19,11 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { UserError } from '../util/errors.ts';
 
-export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
-export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'native' | 'wasm' | 'cpu';
+export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'];
 
-/** The order `auto` tries. */
-export const AUTO_ORDER: readonly Exclude<BackendName, 'auto'>[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
+/** The order `auto` tries: GPUs, then the native CPU path, then the portable ones. */
+export const AUTO_ORDER: readonly Exclude<BackendName, 'auto'>[] = ['tensorflow', 'webgpu', 'native', 'wasm', 'cpu'];
 
 const require = createRequire(import.meta.url);
 
@@ -120,6 +122,23 @@ async function loadWasm(): Promise<string> {
   return 'wasm';
 }
 
+async function loadNative(): Promise<string> {
+  const { registerNativeBackend } = await import('./native/backend.ts');
+  let lib;
+  try {
+    lib = registerNativeBackend();
+  } catch (e) {
+    throw new BackendUnavailable((e as Error).message.split('\n')[0]);
+  }
+  await activate('native');
+  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+  nativeDetail = `${lib.threads} BLAS threads, ${lib.blasPath}`;
+  return 'native';
+}
+
+/** What the native backend loaded (shown in the backend line). */
+let nativeDetail = '';
+
 async function loadCpu(): Promise<string> {
   await import('@tensorflow/tfjs-backend-cpu');
   await activate('cpu');
@@ -132,6 +151,7 @@ async function loadCpu(): Promise<string> {
 const LOADERS: Record<Exclude<BackendName, 'auto'>, Loader> = {
   tensorflow: loadTensorflow,
   webgpu: loadWebgpu,
+  native: loadNative,
   wasm: loadWasm,
   cpu: loadCpu,
 };
@@ -175,9 +195,12 @@ export async function initBackend(name: BackendName | string = 'auto', opts: Ini
       throw new UserError(`backend '${name}' is not available: ${(e as Error).message}`);
     }
   }
-  const line = `backend: ${chosen}`;
+  const line = `backend: ${chosen}${chosen === 'native' && nativeDetail ? ` (${nativeDetail})` : ''}`;
   if (opts.log || announced !== line) {
-    log(skipped.length > 0 && name === 'auto' ? `${line} (auto; skipped ${skipped.map((s) => s.split(':')[0]).join(', ')})` : line);
+    // When the fast CPU path is missing, say once what to install (its reason names it).
+    const nativeWhy = skipped.find((s) => s.startsWith('native:'));
+    const hint = nativeWhy && (chosen === 'wasm' || chosen === 'cpu') ? `; for the faster native CPU backend: ${nativeWhy.slice('native: '.length)}` : '';
+    log(skipped.length > 0 && name === 'auto' ? `${line} (auto; skipped ${skipped.map((s) => s.split(':')[0]).join(', ')}${hint})` : line);
     if (!opts.log) announced = line;
   }
   return chosen;

@@ -20,6 +20,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone registers no gradients; this module does (see its comment).
 import '../engine/tfjs.ts';
+import { fusedRmsNorm, fusedRope, fusedSwiglu } from '../engine/fused.ts';
 import { type ModelConfig, paramShapes } from './config.ts';
 import type { HostTensor } from './safetensors.ts';
 import { UserError } from '../util/errors.ts';
@@ -158,6 +159,8 @@ export function embedLookup(w: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
 
 /** RMSNorm in float32: x * rsqrt(mean(x^2) + eps) * w, over the last axis. */
 export function rmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor {
+  const fused = fusedRmsNorm(x, w, eps);
+  if (fused) return fused;
   const ms = tf.mean(tf.square(x), -1, true);
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), w);
 }
@@ -196,6 +199,8 @@ function ropeTables(positions: tf.Tensor2D, invFreq: tf.Tensor1D): [tf.Tensor, t
 
 /** x * cos + rotate_half(x) * sin, rotate_half(x) = cat(-x2, x1); x [B, heads, T, d]. */
 function applyRope(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor {
+  const fused = fusedRope(x, cos, sin);
+  if (fused) return fused;
   const d = x.shape[x.rank - 1];
   const [x1, x2] = tf.split(x, [d / 2, d / 2], -1);
   const rot = tf.concat([tf.neg(x2), x1], -1);
@@ -400,7 +405,7 @@ export class LlamaModel {
         const h2 = rmsNorm(x, this.p(`${p}post_attention_layernorm.weight`), c.rmsNormEps);
         const g = this.proj(`${p}mlp.gate_proj`, h2, hook);
         const u = this.proj(`${p}mlp.up_proj`, h2, hook);
-        const act = tf.mul(tf.mul(g, tf.sigmoid(g)), u); // silu(g) * u
+        const act = fusedSwiglu(g, u) ?? tf.mul(tf.mul(g, tf.sigmoid(g)), u); // silu(g) * u
         x = tf.add(x, this.proj(`${p}mlp.down_proj`, act, hook));
       }
       if (cache) cache.length = past + T;

@@ -16,6 +16,7 @@ import type { ChatMessage } from './chat-template.ts';
 import { IGNORE_INDEX, tokenizeChatForTraining, tokenizePromptCompletion } from '../train/tokenize.ts';
 import { readAllRows, writeRows, type Row } from '../data/io.ts';
 import { initBackend } from '../engine/backend.ts';
+import { fusedPickLogprobs } from '../engine/fused.ts';
 import { UserError } from '../util/errors.ts';
 
 /**
@@ -46,6 +47,8 @@ export function targetLogprobs(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Te
   return tf.tidy(() => {
     const [B, T, V] = logits.shape;
     const flat = tf.reshape(targets, [-1]);
+    const fused = fusedPickLogprobs(tf.reshape(logits, [B * T, V]) as tf.Tensor2D, flat as tf.Tensor1D);
+    if (fused) return tf.reshape(fused, [B, T]) as tf.Tensor2D;
     const valid = tf.greaterEqual(flat, 0);
     const safe = tf.where(valid, flat, tf.zerosLike(flat)) as tf.Tensor1D;
     const lp = pickLogprobs(tf.reshape(logits, [B * T, V]) as tf.Tensor2D, safe);

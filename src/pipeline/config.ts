@@ -27,7 +27,7 @@ export interface PipelineConfig {
 export const pipelineSchema: Schema = {
   name: { type: 'string', help: 'run name; outputs go to <runs_dir>/<name>/' },
   runs_dir: { type: 'string', default: 'runs', help: 'parent directory of run directories' },
-  backend: { type: 'string', enum: ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'], default: 'auto', help: 'tensor backend for every model stage' },
+  backend: { type: 'string', enum: ['auto', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'], default: 'auto', help: 'tensor backend for every model stage' },
   model: {
     type: 'object',
     help: 'the starting model: an existing Hugging Face directory (path) or a random tiny one (init)',

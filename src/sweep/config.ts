@@ -66,5 +66,5 @@ export const sweepSchema: Schema = {
       mode: { type: 'string', enum: ['min', 'max'], default: 'min', help: 'Whether lower or higher is better' },
     },
   },
-  backend: { type: 'string', enum: ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'], default: 'auto', help: 'Tensor backend' },
+  backend: { type: 'string', enum: ['auto', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'], default: 'auto', help: 'Tensor backend' },
 };

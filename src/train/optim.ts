@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { HostTensor } from '../model/safetensors.ts';
+import { fusedAdamW, fusedSumSquares } from '../engine/fused.ts';
 
 export interface AdamWConfig {
   beta1: number;
@@ -41,8 +42,11 @@ export class AdamW {
   constructor(params: OptimParam[], readonly cfg: AdamWConfig) {
     this.params = params;
     for (const p of params) {
-      this.m.set(p.name, tf.variable(tf.zerosLike(p.variable), false, `adam_m/${p.name}/${uid()}`));
-      this.v.set(p.name, tf.variable(tf.zerosLike(p.variable), false, `adam_v/${p.name}/${uid()}`));
+      // tidy: the zeros tensors go, the variables (their only owners) stay
+      tf.tidy(() => {
+        this.m.set(p.name, tf.variable(tf.zerosLike(p.variable), false, `adam_m/${p.name}/${uid()}`));
+        this.v.set(p.name, tf.variable(tf.zerosLike(p.variable), false, `adam_v/${p.name}/${uid()}`));
+      });
     }
   }
 
@@ -61,6 +65,8 @@ export class AdamW {
       const lr = p.lr * lrMultiplier;
       const m = this.m.get(p.name)!;
       const v = this.v.get(p.name)!;
+      // native backend: one in-place pass, no temporaries the size of the parameter
+      if (fusedAdamW(p.variable, m, v, g, { lr, wd: p.weightDecay, b1, b2, eps, bc1, sqrtBc2 })) continue;
       tf.tidy(() => {
         const m1 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
         const v1 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));
@@ -118,14 +124,20 @@ function uid(): number {
  * (the old tensors are disposed). maxNorm 0 turns clipping off (the norm is still measured).
  */
 export async function clipGradNorm(grads: Map<string, tf.Tensor>, maxNorm: number): Promise<number> {
-  const norm = tf.tidy(() => {
-    const sq = [...grads.values()].map((g) => tf.sum(tf.square(g)));
-    // Pairwise adds, not addN: webgpu's addN is limited to 8 storage buffers per shader.
-    return sq.length === 0 ? tf.scalar(0) : tf.sqrt(sq.reduce((a, b) => tf.add(a, b)));
-  });
-  // data(), not dataSync(): webgpu in Node has no synchronous read-back.
-  const total = (await norm.data())[0];
-  norm.dispose();
+  let total: number;
+  const nativeSq = [...grads.values()].map((g) => fusedSumSquares(g));
+  if (nativeSq.every((x) => x !== null)) {
+    total = Math.sqrt(nativeSq.reduce((a, b) => a + b, 0)); // native: summed in double, no temporaries
+  } else {
+    const norm = tf.tidy(() => {
+      const sq = [...grads.values()].map((g) => tf.sum(tf.square(g)));
+      // Pairwise adds, not addN: webgpu's addN is limited to 8 storage buffers per shader.
+      return sq.length === 0 ? tf.scalar(0) : tf.sqrt(sq.reduce((a, b) => tf.add(a, b)));
+    });
+    // data(), not dataSync(): webgpu in Node has no synchronous read-back.
+    total = (await norm.data())[0];
+    norm.dispose();
+  }
   if (maxNorm > 0 && Number.isFinite(total)) {
     const coef = maxNorm / (total + 1e-6);
     if (coef < 1) {

@@ -83,7 +83,7 @@ export const TRAIN_LOOP_SCHEMA: Schema = {
   save_steps: { type: 'integer', min: 0, default: 500, help: 'save a resumable checkpoint every this many steps (0 = only the final model)' },
   save_total_limit: { type: 'integer', min: 0, default: 0, help: 'keep only the newest this many checkpoints (0 = keep all)' },
   eval_steps: { type: 'integer', min: 0, default: 0, help: 'compute eval_loss every this many steps and at the end (0 = never)' },
-  backend: { type: 'string', enum: ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'], default: 'auto', help: 'tensor backend' },
+  backend: { type: 'string', enum: ['auto', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'], default: 'auto', help: 'tensor backend' },
   lora: { type: 'object', optional: true, fields: LORA_SCHEMA, help: 'train LoRA adapters instead of full weights (present = on)' },
   trainable: {
     type: 'string|string[]',

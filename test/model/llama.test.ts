@@ -7,6 +7,7 @@ import { embedLookup, engineOptions, linear, matmul, type LlamaModel } from '../
 import { loadModel } from '../../src/model/checkpoint.ts';
 import { pickLogprobs, sequenceLogprobs, tokenLogprobs } from '../../src/model/logprobs.ts';
 import { repoRoot } from '../helpers/cli.ts';
+import { CPU_BACKENDS } from '../helpers/native.ts';
 
 const FIX = join(repoRoot, 'test', 'fixtures', 'model');
 const FIXTURES = ['llama-gqa', 'llama-tied', 'qwen2-bias', 'qwen3-headdim', 'mistral-bf16-sharded'];
@@ -22,7 +23,7 @@ function maxAbsDiff(a: number[], b: number[]): number {
 
 const arr = (t: tf.Tensor) => Array.from(t.dataSync());
 
-for (const backend of ['wasm', 'cpu'] as const) {
+for (const backend of CPU_BACKENDS) {
   describe(`golden log-probs against the PyTorch reference on ${backend}`, () => {
     beforeAll(async () => {
       await initBackend(backend, { log: () => {} });

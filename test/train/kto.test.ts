@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { trainKto, validateKtoConfig, type KtoRunResult } from '../../src/train/kto.ts';
 import { repoRoot } from '../helpers/cli.ts';
 import { lookupRefCache } from '../../src/train/ref-cache.ts';
+import { nativeAvailable } from '../helpers/native.ts';
 
 const fx = join(repoRoot, 'test/fixtures/kto');
 const expected = JSON.parse(await readFile(join(fx, 'kto-train-expected.json'), 'utf8')) as {
@@ -44,8 +45,8 @@ async function ktoRun(over: Record<string, unknown> = {}, logs: string[] = []): 
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-8);
 
 describe('KTO trainer', () => {
-  it('reproduces the PyTorch reference loss and kl over three full-batch steps (beta 0.1, weights 1.375 / 1)', async () => {
-    const { metrics, res, cfgDir } = await ktoRun();
+  it.each(nativeAvailable() ? ['cpu', 'native'] : ['cpu'])('reproduces the PyTorch reference loss and kl over three full-batch steps (beta 0.1, weights 1.375 / 1) on %s', async (backend) => {
+    const { metrics, res, cfgDir } = await ktoRun({ backend });
     expect(res.referenceCache).toBe('built');
     // The cached reference log-probs are the reference implementation's, row by row.
     const cached = await lookupRefCache(join(cfgDir, 'cache'), res.referenceCacheKey, 6);

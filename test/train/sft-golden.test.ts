@@ -6,10 +6,13 @@ import { loadModel } from '../../src/model/checkpoint.ts';
 import { toUnit } from '../../src/train/data.ts';
 import { evalLoss, trainSft, validateSftConfig } from '../../src/train/sft.ts';
 import { repoRoot } from '../helpers/cli.ts';
+import { nativeAvailable } from '../helpers/native.ts';
 
 const FIX = join(repoRoot, 'test', 'fixtures', 'train');
 
-describe('SFT against the PyTorch reference (llama_ref.py sft)', () => {
+const BACKENDS = nativeAvailable() ? ['wasm', 'native'] : ['wasm'];
+
+describe.each(BACKENDS)('SFT against the PyTorch reference (llama_ref.py sft) on %s', (backend) => {
   it('reproduces the reference loss trajectory of full-batch AdamW steps within 2e-3 relative', async () => {
     const expected = JSON.parse(readFileSync(join(FIX, 'sft-expected.json'), 'utf8')) as { losses: number[]; lr: number };
     const out = mkdtempSync(join(tmpdir(), 'ko-align-sft-golden-'));
@@ -26,7 +29,7 @@ describe('SFT against the PyTorch reference (llama_ref.py sft)', () => {
       shuffle: false,
       logging_steps: 1,
       save_steps: 0,
-      backend: 'wasm',
+      backend,
     });
     const res = await trainSft(cfg, { log: () => {} });
     const losses = res.metrics.map((m) => m.loss!);

@@ -25,7 +25,7 @@ export const perplexitySchema: Schema = {
   keep: { type: 'string|string[]', default: ['head', 'middle'], help: 'buckets to keep: head | middle | tail' },
   batch_size: { type: 'integer', default: 8, min: 1, help: 'texts per scoring call' },
   max_tokens: { type: 'integer', default: 512, min: 1, help: 'texts are truncated to this many tokens for scoring' },
-  backend: { type: 'string', default: 'auto', help: 'tensor backend for the model (auto | tensorflow | webgpu | wasm | cpu)' },
+  backend: { type: 'string', default: 'auto', help: 'tensor backend for the model (auto | tensorflow | webgpu | native | wasm | cpu)' },
 };
 
 export interface PerplexityParams {
