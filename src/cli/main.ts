@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../util/errors.ts';
+import { isOutOfMemory, outOfMemoryMessage } from '../engine/memory.ts';
 import { registerCommands } from './commands.ts';
 
 export function buildProgram(): Command {
@@ -31,6 +32,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (e instanceof UserError) {
       process.stderr.write(`ko-align: error: ${e.message}\n`);
+      return 1;
+    }
+    if (isOutOfMemory(e)) {
+      process.stderr.write(`ko-align: error: ${outOfMemoryMessage(e)}\n`);
       return 1;
     }
     const err = e as Error;

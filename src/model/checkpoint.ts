@@ -10,6 +10,7 @@ import { loadConfig, paramShapes, type ModelConfig } from './config.ts';
 import { LlamaModel } from './llama.ts';
 import { readSafetensors, weightFiles, writeSafetensors, type HostTensor } from './safetensors.ts';
 import { UserError } from '../util/errors.ts';
+import { noteModelLoad } from '../engine/memory.ts';
 
 /** Tokenizer and generation files copied beside a saved model when present in the source. */
 export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'chat_template.jinja'];
@@ -41,6 +42,9 @@ export function readModelTensors(dir: string, config: ModelConfig): Map<string, 
 export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promise<LlamaModel> {
   if (!existsSync(dir)) throw new UserError(`${dir}: model directory not found`);
   const config = loadConfig(join(dir, 'config.json'));
+  let params = 0;
+  for (const shape of paramShapes(config).values()) params += shape.reduce((a, b) => a * b, 1);
+  noteModelLoad(dir, params);
   const tensors = readModelTensors(dir, config);
   return LlamaModel.fromHost(config, tensors, dir, opts.trainable ?? true);
 }

@@ -229,6 +229,11 @@ export interface ForwardOptions {
   cache?: KVCache;
   /** Return logits for the last position only ([B, 1, V]); saves the lm_head on the rest. */
   lastOnly?: boolean;
+  /**
+   * int32 [n]: flat positions (b * T + t) whose logits are wanted; returns [1, n, V]. Training
+   * uses it to run the lm_head (and hold its [n, V] logits and gradient) only where labels train.
+   */
+  logitRows?: tf.Tensor1D;
 }
 
 /** Per-layer keys/values after RoPE, [B, kvHeads, past, headDim], kept across forward calls. */
@@ -411,6 +416,7 @@ export class LlamaModel {
       if (cache) cache.length = past + T;
       let xf = rmsNorm(x, this.p('model.norm.weight'), c.rmsNormEps);
       if (opts.lastOnly) xf = tf.slice(xf, [0, T - 1, 0], [B, 1, -1]);
+      else if (opts.logitRows) xf = tf.expandDims(embedLookup(tf.reshape(xf, [B * T, c.hiddenSize]) as tf.Tensor2D, opts.logitRows), 0);
       const headName = c.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
       const logits = linear(xf, this.p(headName), undefined, this.weightT(headName));
       return (hook ? hook('lm_head', xf, logits) : logits) as tf.Tensor3D;

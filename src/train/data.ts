@@ -158,3 +158,18 @@ export class EpochOrder {
     return Math.ceil(this.microPerEpoch / accum);
   }
 }
+
+/** Flat positions whose target trains (>= 0), and those targets. */
+export function trainedPositions(flatTargets: Int32Array): { rows: Int32Array; targets: Int32Array } {
+  let n = 0;
+  for (const t of flatTargets) if (t >= 0) n++;
+  const rows = new Int32Array(n);
+  const targets = new Int32Array(n);
+  for (let i = 0, j = 0; i < flatTargets.length; i++) {
+    if (flatTargets[i] >= 0) {
+      rows[j] = i;
+      targets[j++] = flatTargets[i];
+    }
+  }
+  return { rows, targets };
+}

@@ -21,7 +21,7 @@ import type { LlamaModel } from '../model/llama.ts';
 import { sequenceLogprobs, targetLogprobs } from '../model/logprobs.ts';
 import { loadTokenizer, type Tokenizer } from '../model/tokenizer.ts';
 import { UserError } from '../util/errors.ts';
-import { IGNORE_INDEX } from './data.ts';
+import { IGNORE_INDEX, trainedPositions } from './data.ts';
 import { KTO_SCHEMA, type KtoConfig } from './kto-config.ts';
 import { desirableRatioWarning, klPairIndex, ktoBatchStats, ktoLoss } from './kto-loss.ts';
 import { LoraAdapters } from './lora.ts';
@@ -207,9 +207,15 @@ function padSequences(seqs: { prompt: number[]; completion: number[] }[], padId:
 export function completionLogps(model: LlamaModel, p: { B: number; T: number; ids: Int32Array; targets: Int32Array }, opts: { embedHook?: (e: tf.Tensor3D) => tf.Tensor3D; linearHook?: (n: string, x: tf.Tensor, y: tf.Tensor) => tf.Tensor } = {}): tf.Tensor1D {
   return tf.tidy(() => {
     const ids = tf.tensor2d(p.ids, [p.B, p.T], 'int32');
-    const tgt = tf.tensor2d(p.targets, [p.B, p.T], 'int32');
-    const logits = model.forward(ids, opts);
-    return tf.sum(targetLogprobs(logits, tgt), 1) as tf.Tensor1D;
+    // Logits only at completion positions; each one's log-prob is summed into its row by a
+    // [B, n] 0/1 matrix product (works on every backend, gradient included).
+    const { rows, targets } = trainedPositions(p.targets);
+    if (rows.length === 0) return tf.zeros([p.B]) as tf.Tensor1D;
+    const logits = model.forward(ids, { ...opts, logitRows: tf.tensor1d(rows, 'int32') });
+    const lp = targetLogprobs(logits, tf.tensor2d(targets, [1, rows.length], 'int32')); // [1, n]
+    const member = new Float32Array(p.B * rows.length);
+    rows.forEach((r, j) => (member[Math.floor(r / p.T) * rows.length + j] = 1));
+    return tf.reshape(tf.matMul(tf.tensor2d(member, [p.B, rows.length]), tf.reshape(lp, [rows.length, 1])), [p.B]) as tf.Tensor1D;
   });
 }
 

@@ -19,7 +19,7 @@ import type { LlamaModel } from '../model/llama.ts';
 import { targetLogprobs } from '../model/logprobs.ts';
 import { loadTokenizer, type Tokenizer } from '../model/tokenizer.ts';
 import { UserError } from '../util/errors.ts';
-import { collate, IGNORE_INDEX, packExamples, toUnit, type Batch, type TokenizedExample, type Unit } from './data.ts';
+import { collate, IGNORE_INDEX, packExamples, toUnit, trainedPositions, type Batch, type TokenizedExample, type Unit } from './data.ts';
 import { LoraAdapters } from './lora.ts';
 import { neftuneHook } from './neftune.ts';
 import { selectParams } from './params.ts';
@@ -116,14 +116,18 @@ export function sftLossSum(model: LlamaModel, batch: Batch, hooks: SftForwardHoo
   return tf.tidy(() => {
     const { B, T } = batch;
     const ids = tf.tensor2d(batch.ids, [B, T], 'int32');
-    const tgt = tf.tensor2d(shiftedTargets(batch), [B, T], 'int32');
+    // The lm_head runs only at positions that train (prompt and padding are -100): its logits
+    // [n, V] and their gradient are the largest tensors of a step at a real vocabulary.
+    const { rows, targets } = trainedPositions(shiftedTargets(batch));
+    if (rows.length === 0) return tf.scalar(0);
     const logits = model.forward(ids, {
       embedHook: hooks.embedHook,
       linearHook: hooks.linearHook,
       segmentIds: batch.segmentIds ? tf.tensor2d(batch.segmentIds, [B, T], 'int32') : undefined,
       positionIds: batch.positionIds ? tf.tensor2d(batch.positionIds, [B, T], 'int32') : undefined,
+      logitRows: tf.tensor1d(rows, 'int32'),
     });
-    return tf.neg(tf.sum(targetLogprobs(logits, tgt))) as tf.Scalar;
+    return tf.neg(tf.sum(targetLogprobs(logits, tf.tensor2d(targets, [1, rows.length], 'int32')))) as tf.Scalar;
   });
 }
 

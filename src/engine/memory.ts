@@ -1,0 +1,59 @@
+/**
+ * Running out of memory, said in one line. The model loader records what it loaded; an
+ * allocation failure anywhere later (a RangeError from a TypedArray, the wasm heap's abort) is
+ * turned into a message that names the model size, the limit that was hit and what to change.
+ */
+import { freemem, totalmem } from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+import { UserError } from '../util/errors.ts';
+
+/** The wasm backend's heap ceiling (bytes): every tensor of the process lives inside it. */
+export const WASM_HEAP_BYTES = 4 * 2 ** 30;
+
+let lastModel: { where: string; params: number } | undefined;
+
+const gb = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GB`;
+
+/**
+ * Notes a model about to be loaded; on the wasm backend, refuses one whose float32 weights alone
+ * cannot fit the 4 GiB heap (with room for activations), before anything is allocated.
+ */
+export function noteModelLoad(where: string, params: number): void {
+  lastModel = { where, params };
+  const bytes = params * 4;
+  if (tf.getBackend() === 'wasm' && bytes > WASM_HEAP_BYTES * 0.75) {
+    throw new UserError(
+      `${where}: ${(params / 1e6).toFixed(0)}M parameters need ${gb(bytes)} in float32, more than the wasm backend's 4 GiB heap allows; use --backend native (the default where a C compiler and OpenBLAS are installed: apt-get install gcc libopenblas0-pthread)`,
+    );
+  }
+}
+
+const OOM_PATTERNS = [/Array buffer allocation failed/i, /Invalid typed array length/i, /allocation failed/i, /out of memory/i, /memory access out of bounds/i, /^Aborted\(/, /Cannot enlarge memory/i, /Invalid array length/i];
+
+/** Whether an error is an allocation failure (JS heap/ArrayBuffer, or the wasm heap). */
+export function isOutOfMemory(e: unknown): boolean {
+  const msg = e instanceof Error ? e.message : String(e);
+  return e instanceof RangeError ? OOM_PATTERNS.some((p) => p.test(msg)) || /allocation/i.test(msg) : OOM_PATTERNS.some((p) => p.test(msg));
+}
+
+/** The one-line message for an allocation failure. */
+export function outOfMemoryMessage(e: unknown): string {
+  const backend = (() => {
+    try {
+      return tf.getBackend();
+    } catch {
+      return undefined;
+    }
+  })();
+  const model = lastModel ? `${lastModel.where}: ${(lastModel.params / 1e6).toFixed(0)}M parameters (${gb(lastModel.params * 4)} in float32)` : 'the model';
+  const limit = backend === 'wasm' ? "the wasm backend's 4 GiB heap" : `this machine's memory (${gb(totalmem())} in all, ${gb(freemem())} free now)`;
+  const fixes = ['train LoRA adapters (lora:) instead of full weights', 'a smaller per_device_train_batch_size (with gradient_accumulation_steps)', 'a shorter max_length', 'gradient_checkpointing: true'];
+  if (backend === 'wasm') fixes.unshift('--backend native');
+  const what = e instanceof Error ? e.message.split('\n')[0] : String(e);
+  return `out of memory: ${model} ran past ${limit} (${what}); try ${fixes.join(', ')}`;
+}
+
+/** Rethrows an allocation failure as a UserError (one line); other errors pass unchanged. */
+export function asUserOom(e: unknown): unknown {
+  return isOutOfMemory(e) ? new UserError(outOfMemoryMessage(e)) : e;
+}
