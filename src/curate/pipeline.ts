@@ -211,7 +211,7 @@ export async function runCuration(configOrPath: string | Record<string, unknown>
           if (inp.limit > 0 && n > inp.limit) break;
           tick();
           try {
-            if (n === 1) log(`input ${describeFormatChoice(inp.path, applyColumns(row, inp.columns, `${inp.path}: row 1`), format ?? mappedFormat(inp.columns))}`);
+            if (n === 1) log(`input ${describeFormatChoice(inp.path, applyColumns(row, inp.columns, `${inp.path}: row 1`), inp.format, { columns: inp.columns })}`);
             await keep(canonicalRow(row, format, `${inp.path}: row ${n}`, inp.columns));
             good++;
           } catch (e) {

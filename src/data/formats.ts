@@ -129,13 +129,16 @@ export function passThroughColumns(row: Row, format: DataFormat, opts: ExampleOp
 
 /**
  * One line for a run log: the format a dataset was read as, why, and the columns passed
- * through. `asked` is the configured format ('auto' or undefined = detected from `first`).
+ * through. `asked` is the configured format ('auto' or undefined = implied by `columns`, else
+ * detected from `first`, the first row after the column mapping).
  */
-export function describeFormatChoice(path: string, first: Row, asked?: string, opts: ExampleOptions = {}): string {
+export function describeFormatChoice(path: string, first: Row, asked?: string, opts: ExampleOptions & { columns?: ColumnMap } = {}): string {
   const detected = explainFormat(first);
   const explicit = asked !== undefined && asked !== 'auto';
-  const f = explicit ? (asked as DataFormat) : detected.format;
-  const why = explicit ? `format '${asked}' was asked for` : `auto: ${detected.reason}`;
+  const mapped = explicit ? undefined : mappedFormat(opts.columns);
+  const f = explicit ? (asked as DataFormat) : (mapped ?? detected.format);
+  const mapping = Object.entries(opts.columns ?? {}).map(([k, v]) => `${k}: ${v}`).join(', ');
+  const why = explicit ? `format '${asked}' was asked for` : mapped ? `columns {${mapping}}` : `auto: ${detected.reason}`;
   if (!f || !DATA_FORMATS.includes(f)) return `${path}: row 1 fits no known format (${detected.reason})`;
   const extra = passThroughColumns(first, f, opts);
   const tail = extra.length ? `; passed through untouched: ${extra.join(', ')}` : '';

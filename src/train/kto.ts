@@ -101,7 +101,7 @@ export async function prepareKtoData(cfg: KtoConfig, tok: Tokenizer | null): Pro
   const { path, format, columns } = cfg.dataset;
   const rows = await readAllRows(path);
   const first = applyColumns(rows[0] ?? {}, columns, `${path}: row 1`);
-  const read = Array.isArray(first.prompt_input_ids) ? `${path}: read as pre-tokenized KTO rows (column 'prompt_input_ids')` : describeFormatChoice(path, first, format === 'auto' ? mappedFormat(columns) : format, { kto: true });
+  const read = Array.isArray(first.prompt_input_ids) ? `${path}: read as pre-tokenized KTO rows (column 'prompt_input_ids')` : describeFormatChoice(path, first, format, { kto: true, columns });
   let all = tokenizeKtoRows(rows, path, format, tok, cfg, columns);
   let evalEx: KtoExample[] = [];
   if (cfg.dataset.eval_path) {

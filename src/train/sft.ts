@@ -86,7 +86,7 @@ export interface SftData {
 export async function prepareSftData(cfg: SftConfig, tok: Tokenizer | null): Promise<SftData> {
   const { path, format, columns } = cfg.dataset;
   const rows = await readAllRows(path);
-  const read = describeFormatChoice(path, applyColumns(rows[0] ?? {}, columns, `${path}: row 1`), format === 'auto' ? mappedFormat(columns) : format);
+  const read = describeFormatChoice(path, applyColumns(rows[0] ?? {}, columns, `${path}: row 1`), format, { columns });
   let all = tokenizeRows(rows, path, format, tok, cfg.max_length, columns);
   let evalEx: TokenizedExample[] = [];
   if (cfg.dataset.eval_path) {

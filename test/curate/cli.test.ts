@@ -98,7 +98,7 @@ describe('ko-align curate on Korean datasets as their authors publish them', () 
     const r = runCli(['curate', '--config', c, '--progress', 'off']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('curated 6 rows: 6 kept, 0 rejected');
-    expect(r.stderr).toContain(`input ${data}: read as prompt_completion (format 'prompt_completion' was asked for); passed through untouched: Q, A, label`);
+    expect(r.stderr).toContain(`input ${data}: read as prompt_completion (columns {prompt: Q, answer: A}); passed through untouched: Q, A, label`);
     const kept = await readAllRows(join(out, 'kept.parquet'));
     expect(kept[2]).toMatchObject({ prompt: '헤어진 지 한 달이 됐어', answer: '아직 마음이 많이 아프겠어요.', Q: '헤어진 지 한 달이 됐어', label: 1 });
   });

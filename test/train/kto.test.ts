@@ -130,7 +130,7 @@ describe('KTO datasets as published', () => {
     const data = await prepareKtoData(cfg, tok);
     expect(data.train.map((e) => e.label)).toEqual([true, false, true, false]);
     expect(tok.decode(data.train[1].completion_ids)).toContain('됐고, 알아서 해.');
-    expect(data.read).toBe(`${path}: read as kto (prompt_completion rows, label from 'label'; format 'prompt_completion' was asked for); passed through untouched: question, response, is_good`);
+    expect(data.read).toBe(`${path}: read as kto (prompt_completion rows, label from 'label'; columns {prompt: question, answer: response, label: is_good}); passed through untouched: question, response, is_good`);
   });
 
   it('a topic `label` (0/1/2) is validated where the KTO dataset is built, naming file, row and key', async () => {

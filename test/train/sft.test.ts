@@ -192,7 +192,7 @@ describe('datasets as published: dataset.columns and extra columns', () => {
     const tok = await loadTokenizer(modelDir);
     const path = join(PUBLISHED, 'qa-renamed.jsonl');
     const data = await prepareSftData(cfgFor(tmp('cols'), { dataset: { path, columns: { prompt: 'question', answer: 'answer_text' } }, max_length: 512 }), tok);
-    expect(data.read).toBe(`${path}: read as prompt_completion (format 'prompt_completion' was asked for); passed through untouched: question, answer_text, id, split`);
+    expect(data.read).toBe(`${path}: read as prompt_completion (columns {prompt: question, answer: answer_text}); passed through untouched: question, answer_text, id, split`);
     expect(data.train.map((ex) => tok.decode(ex.input_ids.filter((_, t) => ex.labels[t] !== IGNORE_INDEX)))).toEqual([
       '한국의 수도는 서울입니다.<|im_end|>', '배추를 소금에 절여 양념해 발효시킨 음식입니다.<|im_end|>', '조선의 세종대왕이 만들었습니다.<|im_end|>',
     ]);
