@@ -9,8 +9,8 @@ export {
   FORMATS,
 } from './data/io.ts';
 export type { Row, Format, ReadOptions, ReadAllOptions } from './data/io.ts';
-export { toExample, detectFormat, guessFormat, promptText, answerText, promptMessages, readExamples, parseLabel, DATA_FORMATS } from './data/formats.ts';
-export type { Message, Role, Example, DataFormat } from './data/formats.ts';
+export { toExample, detectFormat, guessFormat, explainFormat, describeFormatChoice, passThroughColumns, isKtoLabelValue, applyColumns, mappedFormat, promptText, answerText, promptMessages, readExamples, parseLabel, DATA_FORMATS } from './data/formats.ts';
+export type { Message, Role, Example, DataFormat, ColumnMap, ExampleOptions, FormatChoice } from './data/formats.ts';
 export { convertFile } from './data/convert.ts';
 export type { ConvertOptions, ConvertResult } from './data/convert.ts';
 export { readJsonlTolerantDetailed, toJsonText } from './data/io.ts';

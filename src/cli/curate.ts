@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { describeSchema } from '../config/schema.ts';
 import { curateSchema } from '../curate/config.ts';
+import { DATA_FORMATS } from '../data/formats.ts';
 import { runCuration } from '../curate/pipeline.ts';
 import type { ProgressMode } from '../curate/progress.ts';
 import type { Schema } from '../config/schema.ts';
@@ -31,6 +32,7 @@ export function register(program: Command): void {
     .requiredOption('--config <file>', 'curation config (YAML), e.g. configs/curate.yaml')
     .option('--set <key=value>', 'override a config key (repeatable), e.g. --set output_dir=runs/x', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--progress <mode>', 'progress on stderr: auto | bar | lines | off')
+    .option('--format <name>', `row format of every input, overriding inputs[i].format: auto | ${DATA_FORMATS.join(' | ')}`)
     .option('--json', 'print the manifest as JSON on stdout')
     .addHelpText('after', () => {
       const stages = STAGE_PARAMS.map(([type, schema]) => `  ${type}:\n${describeSchema(schema, '    ')}`).join('\n');
@@ -40,8 +42,8 @@ export function register(program: Command): void {
       };
       return `\nConfig keys:\n${describeSchema(curateSchema)}${items('inputs')}${items('stages')}\n\nStage params (stages[i].params) by type:\n${stages}\n`;
     })
-    .action(async (o: { config: string; set: string[]; progress?: ProgressMode; json?: boolean }) => {
-      const m = await runCuration(o.config, { sets: o.set, progress: o.progress });
+    .action(async (o: { config: string; set: string[]; progress?: ProgressMode; format?: string; json?: boolean }) => {
+      const m = await runCuration(o.config, { sets: o.set, progress: o.progress, format: o.format });
       if (o.json) {
         process.stdout.write(JSON.stringify(m, null, 2) + '\n');
         return;

@@ -13,6 +13,9 @@ import type { TrainResult } from '../train/trainer.ts';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
+/** `--format X` is `--set dataset.format=X` (validated like the config key). */
+const formatOverride = (sets: string[], format?: string) => (format === undefined ? sets : [...sets, `dataset.format=${format}`]);
+
 /** The one-line summary every train command prints on success. */
 export function printTrainResult(method: string, r: TrainResult): void {
   const last = [...r.metrics].reverse().find((m) => m.loss !== undefined);
@@ -35,9 +38,10 @@ export function register(program: Command): void {
     .requiredOption('--config <yaml>', 'SFT config file (see configs/sft.yaml)')
     .option('--set <key=value>', 'override a config key (repeatable), e.g. --set learning_rate=1e-5', collect, [])
     .option('--resume', 'continue from the newest checkpoint in output_dir')
+    .option('--format <name>', 'row format of the dataset, overriding dataset.format (auto detects per row)')
     .addHelpText('after', `\nConfig keys:\n${describeSchema(SFT_SCHEMA)}`)
-    .action(async (o: { config: string; set: string[]; resume?: boolean }) => {
-      const cfg = await loadSftConfig(o.config, o.set);
+    .action(async (o: { config: string; set: string[]; resume?: boolean; format?: string }) => {
+      const cfg = await loadSftConfig(o.config, formatOverride(o.set, o.format));
       const r = await trainSft(cfg, { resume: o.resume === true, source: o.config });
       printTrainResult('sft', r);
     });
@@ -49,9 +53,10 @@ export function register(program: Command): void {
     .requiredOption('--config <yaml>', 'KTO config file (see configs/kto.yaml)')
     .option('--set <key=value>', 'override a config key (repeatable), e.g. --set beta=0.2', collect, [])
     .option('--resume', 'continue from the newest checkpoint in output_dir')
+    .option('--format <name>', 'row format of the dataset, overriding dataset.format (auto detects per row)')
     .addHelpText('after', `\nConfig keys:\n${describeSchema(KTO_SCHEMA)}`)
-    .action(async (o: { config: string; set: string[]; resume?: boolean }) => {
-      const cfg = await loadKtoConfig(o.config, o.set);
+    .action(async (o: { config: string; set: string[]; resume?: boolean; format?: string }) => {
+      const cfg = await loadKtoConfig(o.config, formatOverride(o.set, o.format));
       const r = await trainKto(cfg, { resume: o.resume === true, source: o.config });
       printTrainResult('kto', r);
       process.stdout.write(`reference cache: ${r.referenceCache} (key ${r.referenceCacheKey})\n`);

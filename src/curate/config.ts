@@ -1,6 +1,6 @@
 /** The curation config: inputs, the ordered stage list, the output directory. */
 import type { Schema } from '../config/schema.ts';
-import { DATA_FORMATS } from '../data/formats.ts';
+import { COLUMNS_FIELD, DATA_FORMATS, type ColumnMap } from '../data/formats.ts';
 import { FORMATS } from '../data/io.ts';
 import type { ProgressMode } from './progress.ts';
 
@@ -16,6 +16,7 @@ export const curateSchema: Schema = {
         format: { type: 'string', enum: ['auto', ...DATA_FORMATS], default: 'auto', help: 'row format (alpaca | sharegpt | messages | kto | prompt_completion); auto detects per row' },
         file_format: { type: 'string', enum: ['auto', ...FORMATS], default: 'auto', help: 'file format; auto uses the extension' },
         limit: { type: 'integer', default: 0, min: 0, help: 'read at most this many rows; 0 = all' },
+        columns: COLUMNS_FIELD,
       },
     },
   },
@@ -43,6 +44,7 @@ export interface CurateInput {
   format: string;
   file_format: string;
   limit: number;
+  columns?: ColumnMap;
 }
 
 export interface CurateStageSpec {

@@ -18,7 +18,7 @@ import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { applySetOverrides, readConfigFile, validateConfig } from '../config/schema.ts';
-import { toExample, promptText, answerText, type DataFormat } from '../data/formats.ts';
+import { applyColumns, describeFormatChoice, mappedFormat, toExample, promptText, answerText, DATA_FORMATS, type ColumnMap, type DataFormat } from '../data/formats.ts';
 import { readRows, writeRows, toJsonText, type Format, type Row } from '../data/io.ts';
 import { UserError } from '../util/errors.ts';
 import { sha256, stableStringify, writeFileAtomic, fileExists } from '../util/fs.ts';
@@ -70,6 +70,8 @@ export interface RunOptions {
   log?: (msg: string) => void;
   /** Overrides the config's progress mode. */
   progress?: ProgressMode;
+  /** Overrides every input's row format (`ko-align curate --format`). */
+  format?: string;
 }
 
 /** Loads, overrides and validates a curation config from a file or an object. */
@@ -134,9 +136,13 @@ async function readStats(dir: string): Promise<StageReport | null> {
   }
 }
 
-/** Converts an input row to the canonical curated row, or throws a UserError naming it. */
-export function canonicalRow(row: Row, format: DataFormat | undefined, where: string): Row {
-  const ex = toExample(row, format, where);
+/**
+ * Converts an input row to the canonical curated row, or throws a UserError naming it. Every
+ * original column passes through untouched (a column named `id` as `source_id`: `id` is the
+ * content id); `columns` maps the dataset's own names onto the adapters' fields first.
+ */
+export function canonicalRow(row: Row, format: DataFormat | undefined, where: string, columns?: ColumnMap): Row {
+  const ex = toExample(applyColumns(row, columns, where), format ?? mappedFormat(columns), where);
   const prompt = promptText(ex);
   const answer = answerText(ex);
   const out: Row = { id: contentId(prompt, answer), prompt, answer, messages: ex.messages };
@@ -154,6 +160,12 @@ export function canonicalRow(row: Row, format: DataFormat | undefined, where: st
 export async function runCuration(configOrPath: string | Record<string, unknown> | CurateConfig, opts: RunOptions = {}): Promise<Manifest> {
   const started = new Date();
   const { config, source } = await loadCurateConfig(configOrPath as string | Record<string, unknown>, opts.sets ?? []);
+  if (opts.format !== undefined) {
+    if (opts.format !== 'auto' && !(DATA_FORMATS as readonly string[]).includes(opts.format)) {
+      throw new UserError(`--format: unknown row format '${opts.format}', expected auto or one of ${DATA_FORMATS.join(', ')}`);
+    }
+    for (const inp of config.inputs) inp.format = opts.format;
+  }
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const progressMode = opts.progress ?? config.progress;
   const out = config.output_dir;
@@ -199,7 +211,8 @@ export async function runCuration(configOrPath: string | Record<string, unknown>
           if (inp.limit > 0 && n > inp.limit) break;
           tick();
           try {
-            await keep(canonicalRow(row, format, `${inp.path}: row ${n}`));
+            if (n === 1) log(`input ${describeFormatChoice(inp.path, applyColumns(row, inp.columns, `${inp.path}: row 1`), inp.format, { columns: inp.columns })}`);
+            await keep(canonicalRow(row, format, `${inp.path}: row ${n}`, inp.columns));
             good++;
           } catch (e) {
             if (!(e instanceof UserError)) throw e;

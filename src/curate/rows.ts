@@ -22,8 +22,12 @@ export function answerOf(row: Row): string {
   return typeof row.answer === 'string' ? row.answer : '';
 }
 
-/** Columns that are bookkeeping, never text to rewrite (plus every `*_id` column). */
-const META_KEYS = new Set(['id', 'dup_cluster', 'stage', 'reason', 'gt_issue', 'label', 'kto_tag', 'source_path', 'pii_types', 'ppl_bucket']);
+/**
+ * Columns that are bookkeeping, never text to rewrite (plus every `*_id` column): the runner's
+ * own, and class-like columns published datasets carry (`label`, `category`, `split`), which
+ * pass through byte for byte. Free text such as `source` is still rewritten (PII masking).
+ */
+const META_KEYS = new Set(['id', 'dup_cluster', 'stage', 'reason', 'gt_issue', 'label', 'kto_tag', 'category', 'split', 'source_path', 'pii_types', 'ppl_bucket']);
 const isMeta = (k: string) => META_KEYS.has(k) || k.endsWith('_id');
 
 /**

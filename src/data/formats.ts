@@ -10,7 +10,15 @@
  *                      or LLaMA-Factory's kto_tag on any chat row
  *   prompt_completion  prompt, completion? (strings or message lists)
  *   pretokenized       input_ids (+ labels): passed through, no messages
+ *
+ * Columns an adapter does not read pass through untouched in `Example.row` (a category column
+ * named `label`, `id`, `source`, `category`, `score`, `split`, ...). A `label` / `kto_tag` is
+ * read as a KTO label only where one is wanted: format 'kto' (asked for, or detected from a
+ * prompt/completion row whose label is a KTO value) or `{ kto: true }` (the KTO trainer).
+ * `explainFormat` says which format a row was read as and why; `applyColumns` renames a
+ * dataset's own column names (`columns: {prompt: question, answer: answer_text}`).
  */
+import type { Field } from '../config/schema.ts';
 import { UserError } from '../util/errors.ts';
 import type { Row } from './row.ts';
 
@@ -49,15 +57,95 @@ function keysOf(row: Row): string {
   return ks.length ? ks.join(', ') : '(none)';
 }
 
+/** True for the values a KTO label takes: a boolean, 0/1, "true"/"false", "desirable"/"undesirable". */
+export function isKtoLabelValue(v: unknown): boolean {
+  if (typeof v === 'boolean' || v === 0 || v === 1) return true;
+  return typeof v === 'string' && ['true', 'false', 'desirable', 'undesirable', '1', '0'].includes(v.trim().toLowerCase());
+}
+
+/** The column a row's KTO label would come from ('label' wins over 'kto_tag'), or undefined. */
+function labelKey(row: Row): 'label' | 'kto_tag' | undefined {
+  return has(row, 'label') ? 'label' : has(row, 'kto_tag') ? 'kto_tag' : undefined;
+}
+
+/** A format and the reason it was chosen (see explainFormat). */
+export interface FormatChoice {
+  format: DataFormat | null;
+  reason: string;
+}
+
+/**
+ * Which format a row is in and why, in words ("column 'messages' is a list of turns"). A
+ * prompt/completion row is 'kto' only when its label holds a KTO value; any other 'label' (a
+ * topic class 0/1/2, say) is named as a column passed through.
+ */
+export function explainFormat(row: Row): FormatChoice {
+  if (Array.isArray(row.input_ids)) return { format: 'pretokenized', reason: "column 'input_ids' is a list of token ids" };
+  if (Array.isArray(row.messages)) return { format: 'messages', reason: "column 'messages' is a list of {role, content} turns" };
+  if (Array.isArray(row.conversations)) return { format: 'sharegpt', reason: "column 'conversations' is a list of {from, value} turns" };
+  if (has(row, 'prompt')) {
+    const k = labelKey(row);
+    if (has(row, 'completion') && k && isKtoLabelValue(row[k])) {
+      return { format: 'kto', reason: `columns 'prompt', 'completion' and a KTO label '${k}' (${JSON.stringify(row[k])})` };
+    }
+    const why = has(row, 'completion') ? "columns 'prompt' and 'completion'" : "column 'prompt' (no 'completion')";
+    return { format: 'prompt_completion', reason: k ? `${why}; '${k}' (${JSON.stringify(row[k])}) is not a KTO label, passed through` : why };
+  }
+  if (has(row, 'instruction')) return { format: 'alpaca', reason: `column 'instruction'${has(row, 'output') ? " and 'output'" : ''}` };
+  return { format: null, reason: `no known columns (keys: ${keysOf(row)})` };
+}
+
 /** Which format a row is in, or null when it fits none (see detectFormat for the throwing variant). */
 export function guessFormat(row: Row): DataFormat | null {
-  if (Array.isArray(row.input_ids)) return 'pretokenized';
-  if (Array.isArray(row.messages)) return 'messages';
-  if (Array.isArray(row.conversations)) return 'sharegpt';
-  if (has(row, 'prompt') && has(row, 'completion') && (has(row, 'label') || has(row, 'kto_tag'))) return 'kto';
-  if (has(row, 'prompt')) return 'prompt_completion';
-  if (has(row, 'instruction')) return 'alpaca';
-  return null;
+  return explainFormat(row).format;
+}
+
+/** Columns each format's adapter reads; every other column passes through untouched. */
+const READS: Record<Exclude<DataFormat, 'kto'>, readonly string[]> = {
+  alpaca: ['instruction', 'input', 'output', 'system', 'history'],
+  sharegpt: ['conversations', 'system'],
+  messages: ['messages', 'system'],
+  prompt_completion: ['prompt', 'completion', 'system'],
+  pretokenized: ['input_ids', 'labels'],
+};
+
+/** The chat shape under a KTO row: the asked format, else the detected one. */
+function ktoInner(row: Row, format: DataFormat | undefined): Exclude<DataFormat, 'kto'> {
+  const f = format && format !== 'kto' ? format : guessFormat(row);
+  return !f || f === 'kto' ? 'prompt_completion' : f;
+}
+
+/**
+ * The columns of `row` the adapter for `format` does not read: they pass through untouched.
+ * A KTO row (format 'kto', or `kto: true`) also reads its label column.
+ */
+export function passThroughColumns(row: Row, format: DataFormat, opts: ExampleOptions = {}): string[] {
+  const kto = format === 'kto' || (opts.kto === true && format !== 'pretokenized');
+  const reads = new Set<string>(READS[kto ? ktoInner(row, format) : (format as Exclude<DataFormat, 'kto'>)]);
+  const k = labelKey(row);
+  if (kto && k) reads.add(k);
+  return Object.keys(row).filter((c) => !reads.has(c));
+}
+
+/**
+ * One line for a run log: the format a dataset was read as, why, and the columns passed
+ * through. `asked` is the configured format ('auto' or undefined = implied by `columns`, else
+ * detected from `first`, the first row after the column mapping).
+ */
+export function describeFormatChoice(path: string, first: Row, asked?: string, opts: ExampleOptions & { columns?: ColumnMap } = {}): string {
+  const detected = explainFormat(first);
+  const explicit = asked !== undefined && asked !== 'auto';
+  const mapped = explicit ? undefined : mappedFormat(opts.columns);
+  const f = explicit ? (asked as DataFormat) : (mapped ?? detected.format);
+  const mapping = Object.entries(opts.columns ?? {}).map(([k, v]) => `${k}: ${v}`).join(', ');
+  const why = explicit ? `format '${asked}' was asked for` : mapped ? `columns {${mapping}}` : `auto: ${detected.reason}`;
+  if (!f || !DATA_FORMATS.includes(f)) return `${path}: row 1 fits no known format (${detected.reason})`;
+  const extra = passThroughColumns(first, f, opts);
+  const tail = extra.length ? `; passed through untouched: ${extra.join(', ')}` : '';
+  if (f === 'kto' || (opts.kto && f !== 'pretokenized')) {
+    return `${path}: read as kto (${ktoInner(first, f)} rows, label from '${labelKey(first) ?? 'label'}'; ${why})${tail}`;
+  }
+  return `${path}: read as ${f} (${why})${tail}`;
 }
 
 /** Which format a row is in; a UserError naming `where` and the row's keys when none fits. */
@@ -138,9 +226,8 @@ export function parseLabel(v: unknown, where: string, field: string): boolean {
 }
 
 function rowLabel(row: Row, where: string): boolean | undefined {
-  if (has(row, 'label')) return parseLabel(row.label, where, 'label');
-  if (has(row, 'kto_tag')) return parseLabel(row.kto_tag, where, 'kto_tag');
-  return undefined;
+  const k = labelKey(row);
+  return k ? parseLabel(row[k], where, k) : undefined;
 }
 
 function numberList(v: unknown, where: string, field: string): number[] {
@@ -200,16 +287,27 @@ function structural(row: Row, f: Exclude<DataFormat, 'kto'>, where: string): Exa
   }
 }
 
+export interface ExampleOptions {
+  /**
+   * A KTO dataset is being built: the row is read as format 'kto' whatever its chat shape, and
+   * its label ('label' or 'kto_tag') is required and validated. Without it, a label is read only
+   * when the format is 'kto'; otherwise 'label' / 'kto_tag' are columns like any other.
+   */
+  kto?: boolean;
+}
+
 /**
  * Converts a row to an Example. With `format` given, the row must be in that format; without
  * it the format is detected. `where` names the row in errors ("data.jsonl: row 17").
  */
-export function toExample(row: Row, format?: DataFormat, where = 'row'): Example {
-  const f = format ?? detectFormat(row, where);
-  if (!DATA_FORMATS.includes(f)) throw new UserError(`${where}: unknown data format '${String(f)}', expected one of ${DATA_FORMATS.join(', ')}`);
+export function toExample(row: Row, format?: DataFormat, where = 'row', opts: ExampleOptions = {}): Example {
+  if (format !== undefined && !DATA_FORMATS.includes(format)) {
+    throw new UserError(`${where}: unknown data format '${String(format)}', expected one of ${DATA_FORMATS.join(', ')}`);
+  }
+  const f = opts.kto && format !== 'pretokenized' ? 'kto' : (format ?? detectFormat(row, where));
   let ex: Example;
   if (f === 'kto') {
-    const inner = guessFormat(row);
+    const inner = format && format !== 'kto' ? format : guessFormat(row);
     if (!inner || inner === 'pretokenized') {
       throw new UserError(`${where}: expected a KTO row: prompt, completion and label (or a chat with kto_tag) (keys: ${keysOf(row)})`);
     }
@@ -221,10 +319,64 @@ export function toExample(row: Row, format?: DataFormat, where = 'row'): Example
     if (!ex.messages.some((m) => m.role === 'assistant')) throw new UserError(`${where}: KTO row has no completion`);
     return ex;
   }
-  ex = structural(row, f, where);
-  const label = rowLabel(row, where);
-  if (label !== undefined) ex.label = label;
-  return ex;
+  return structural(row, f, where);
+}
+
+/**
+ * A dataset's own column names, mapped onto the fields the adapters read (`columns:` in the
+ * curate and train configs). Each key names the column that holds that field.
+ */
+export interface ColumnMap {
+  prompt?: string;
+  answer?: string;
+  system?: string;
+  messages?: string;
+  conversations?: string;
+  label?: string;
+}
+
+/** The field each ColumnMap key fills, and a one-line help text for the config schema. */
+export const COLUMN_FIELDS: Record<keyof ColumnMap, { field: string; help: string }> = {
+  prompt: { field: 'prompt', help: "column holding the prompt / question (text or a message list), e.g. 'question'" },
+  answer: { field: 'completion', help: "column holding the answer / completion, e.g. 'answer_text'" },
+  system: { field: 'system', help: 'column holding a system prompt' },
+  messages: { field: 'messages', help: 'column holding a chat as [{role, content}] turns' },
+  conversations: { field: 'conversations', help: 'column holding a ShareGPT chat as [{from, value}] turns' },
+  label: { field: 'label', help: 'column holding the KTO label (read by KTO only; elsewhere it passes through)' },
+};
+
+/** The `columns:` config key (curate inputs[i], train dataset): unknown keys stay errors. */
+export const COLUMNS_FIELD: Field = {
+  type: 'object',
+  optional: true,
+  fields: Object.fromEntries(Object.entries(COLUMN_FIELDS).map(([k, v]) => [k, { type: 'string', optional: true, help: v.help }])),
+  help: "the dataset's own column names, e.g. {prompt: question, answer: answer_text}; other columns pass through untouched",
+};
+
+/** The format a column mapping implies (undefined when it implies none, e.g. only `system`). */
+export function mappedFormat(columns: ColumnMap | undefined): DataFormat | undefined {
+  if (!columns) return undefined;
+  if (columns.messages) return 'messages';
+  if (columns.conversations) return 'sharegpt';
+  if (columns.prompt || columns.answer) return 'prompt_completion';
+  return undefined;
+}
+
+/**
+ * Applies a column mapping to a row: each mapped column is copied under the field name the
+ * adapters read; every original column stays as it was (so it still passes through). A mapped
+ * column the row lacks is an error naming `where`, the mapping key and the row's keys.
+ */
+export function applyColumns(row: Row, columns: ColumnMap | undefined, where = 'row'): Row {
+  if (!columns) return row;
+  const out: Row = { ...row };
+  for (const [key, spec] of Object.entries(COLUMN_FIELDS) as [keyof ColumnMap, { field: string }][]) {
+    const src = columns[key];
+    if (src === undefined) continue;
+    if (!(src in row)) throw new UserError(`${where}: column '${src}' (columns.${key}) not found (keys: ${keysOf(row)})`);
+    out[spec.field] = row[src];
+  }
+  return out;
 }
 
 function lastAssistantIndex(ex: Example): number {
@@ -255,11 +407,12 @@ export function promptText(ex: Example): string {
 }
 
 /** Reads a dataset file as Examples, naming `path: row N` (1-based) in every error. */
-export async function* readExamples(path: string, format?: DataFormat): AsyncGenerator<Example> {
+export async function* readExamples(path: string, format?: DataFormat, opts: ExampleOptions & { columns?: ColumnMap } = {}): AsyncGenerator<Example> {
   const { readRows } = await import('./io.ts');
   let i = 0;
   for await (const row of readRows(path, { requireRows: true })) {
     i++;
-    yield toExample(row, format, `${path}: row ${i}`);
+    const where = `${path}: row ${i}`;
+    yield toExample(applyColumns(row, opts.columns, where), format ?? mappedFormat(opts.columns), where, opts);
   }
 }

@@ -6,7 +6,8 @@ import { sequenceLogprobs } from '../model/logprobs.ts';
 import { loadTokenizer, type Tokenizer } from '../model/tokenizer.ts';
 import { readAllRows } from '../data/io.ts';
 import { UserError } from '../util/errors.ts';
-import { detectTask, evaluateMc, fewShotPrefix, MC_TASKS, toMcItem, type ContinuationScorer, type McResult, type McTask } from './mc.ts';
+import { detectLayout, evaluateMc, fewShotPrefix, MC_TASKS, toMcItem, type AnswerBase, type ContinuationScorer, type McItem, type McResult, type McTask } from './mc.ts';
+import type { Row } from '../data/io.ts';
 
 /**
  * lm-evaluation-harness style: the continuation's tokens are those of encode(context +
@@ -39,25 +40,39 @@ export interface EvalMcOptions {
   seed?: number;
   limit?: number;
   backend?: string;
+  /** Base of numeric answers in the generic layout; default: told from the rows (0 when they do not tell). */
+  answerBase?: AnswerBase;
+  /** Called once with the layout line ("task generic (columns question, choices ...)"). */
+  log?: (line: string) => void;
 }
 
 export interface EvalMcResult extends Omit<McResult, 'predictions'> {
   task: McTask;
+  /** The layout read and why (detected by --task auto, or as asked). */
+  layout: string;
   shots: number;
   model: string;
 }
 
+/** Items of a file in a layout: the rows, the layout told from them, each row as an item. */
+export function mcItemsOf(rows: Row[], where: string, task: McTask | 'auto' = 'auto', answerBase?: AnswerBase): { items: McItem[]; task: McTask; layout: string } {
+  const layout = detectLayout(rows, where, task, answerBase);
+  const items = rows.map((r, i) => toMcItem(r, layout.task, `${where}: row ${i + 1}`, { answerBase: layout.answerBase }));
+  return { items, task: layout.task, layout: layout.reason };
+}
+
 export async function evalMcFile(o: EvalMcOptions): Promise<EvalMcResult> {
   if (o.task && o.task !== 'auto' && !MC_TASKS.includes(o.task)) throw new UserError(`--task: unknown task '${o.task}', expected auto or one of ${MC_TASKS.join(', ')}`);
+  if (o.answerBase !== undefined && o.answerBase !== 0 && o.answerBase !== 1) throw new UserError(`--answer-base must be 0 or 1, got ${String(o.answerBase)}`);
   let rows = await readAllRows(o.data);
   if (o.limit && o.limit > 0) rows = rows.slice(0, o.limit);
-  const task = !o.task || o.task === 'auto' ? detectTask(rows[0], `${o.data}: row 1`) : o.task;
-  const items = rows.map((r, i) => toMcItem(r, task, `${o.data}: row ${i + 1}`));
+  const { items, task, layout } = mcItemsOf(rows, o.data, o.task ?? 'auto', o.answerBase);
+  (o.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(`eval: ${o.data}: task ${layout}`);
   const shots = o.shots ?? 0;
   let prefix = '';
   if (shots > 0) {
     if (!o.dev) throw new UserError(`--shots ${shots} needs --dev FILE (few-shot examples come from a dev split)`);
-    const dev = (await readAllRows(o.dev)).map((r, i) => toMcItem(r, task, `${o.dev}: row ${i + 1}`));
+    const dev = mcItemsOf(await readAllRows(o.dev), o.dev, task, o.answerBase).items;
     prefix = fewShotPrefix(dev, shots, o.seed ?? 1234);
   }
   await initBackend(o.backend ?? 'auto');
@@ -65,7 +80,7 @@ export async function evalMcFile(o: EvalMcOptions): Promise<EvalMcResult> {
   const model = await loadModel(o.model);
   try {
     const r = await evaluateMc(items, prefix, continuationScorer(model, tok));
-    return { task, shots, model: o.model, n: r.n, acc: r.acc, acc_norm: r.acc_norm };
+    return { task, layout, shots, model: o.model, n: r.n, acc: r.acc, acc_norm: r.acc_norm };
   } finally {
     model.dispose();
   }

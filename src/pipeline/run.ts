@@ -238,7 +238,7 @@ export async function runPipeline(configPath: string, opts: PipelineOptions = {}
     const models = [sftModel, ...(sweep.best && existsSync(bestDir) ? [bestDir] : [])];
     const info = await stage('eval', fp(pc.eval, sftFp, sweepFp, sweep.best?.trial_id ?? null), [evalPath], async () => {
       const results: EvalMcResult[] = [];
-      for (const m of models) results.push(await evalMcFile({ model: m, data: pc.eval.data, dev: pc.eval.dev, shots: pc.eval.shots, task: pc.eval.task as 'auto', limit: pc.eval.limit, backend: pc.backend }));
+      for (const m of models) results.push(await evalMcFile({ model: m, data: pc.eval.data, dev: pc.eval.dev, shots: pc.eval.shots, task: pc.eval.task as 'auto', limit: pc.eval.limit, backend: pc.backend, log }));
       await writeFileAtomic(evalPath, JSON.stringify(results, null, 2));
       return { results };
     });

@@ -4,11 +4,12 @@
  * KTO recipe of Llama-3-Motif (NEFTune off for KTO).
  */
 import type { Schema } from '../config/schema.ts';
+import { COLUMNS_FIELD, type ColumnMap } from '../data/formats.ts';
 import { TRAIN_LOOP_SCHEMA, type CommonTrainConfig } from './sft-config.ts';
 import type { KtoLossType } from './kto-loss.ts';
 
 export interface KtoConfig extends CommonTrainConfig {
-  dataset: { path: string; format: string; eval_fraction: number; eval_path?: string };
+  dataset: { path: string; format: string; eval_fraction: number; eval_path?: string; columns?: ColumnMap };
   beta: number;
   desirable_weight: number;
   undesirable_weight: number;
@@ -34,6 +35,7 @@ export const KTO_SCHEMA: Schema = {
       format: { type: 'string', enum: ['auto', 'kto', 'alpaca', 'sharegpt', 'messages', 'pretokenized'], default: 'auto', help: 'row format (auto detects per row); every row needs a label or kto_tag' },
       eval_fraction: { type: 'number', min: 0, max: 0.9, default: 0, help: 'hold out this seeded random fraction of rows for eval metrics (eval_loss = KTO loss)' },
       eval_path: { type: 'string', optional: true, help: 'a separate eval dataset file (wins over eval_fraction)' },
+      columns: COLUMNS_FIELD,
     },
   },
   beta: { type: 'number', min: 0, default: 0.1, help: 'KTO beta: reward scale beta * (log pi - log ref)' },

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig as loadConfigFile, validateConfig } from '../config/schema.ts';
-import { promptMessages, toExample, type DataFormat, type Message } from '../data/formats.ts';
+import { applyColumns, describeFormatChoice, mappedFormat, promptMessages, toExample, type ColumnMap, type DataFormat, type Message } from '../data/formats.ts';
 import { readAllRows, type Row } from '../data/io.ts';
 import { initBackend } from '../engine/backend.ts';
 import { loadModel, saveModel } from '../model/checkpoint.ts';
@@ -61,9 +61,11 @@ function idList(v: unknown, at: string, key: string): number[] {
 }
 
 /** Rows -> tokenized KTO examples; `where` names the file in errors. */
-export function tokenizeKtoRows(rows: Row[], where: string, format: string, tok: Tokenizer | null, cfg: Pick<KtoConfig, 'max_length' | 'max_prompt_length' | 'max_completion_length'>): KtoExample[] {
-  return rows.map((row, i) => {
+export function tokenizeKtoRows(rows: Row[], where: string, format: string, tok: Tokenizer | null, cfg: Pick<KtoConfig, 'max_length' | 'max_prompt_length' | 'max_completion_length'>, columns?: ColumnMap): KtoExample[] {
+  const asked = format === 'auto' ? mappedFormat(columns) : (format as DataFormat);
+  return rows.map((raw, i) => {
     const at = `${where}: row ${i + 1}`;
+    const row = applyColumns(raw, columns, at);
     if (format === 'pretokenized' || (format === 'auto' && Array.isArray(row.prompt_input_ids))) {
       const label = row.label;
       if (typeof label !== 'boolean') throw new UserError(`${at}: 'label' must be true or false`);
@@ -73,7 +75,7 @@ export function tokenizeKtoRows(rows: Row[], where: string, format: string, tok:
       c = c.slice(0, Math.min(cfg.max_completion_length, Math.max(1, cfg.max_length - p.length)));
       return { prompt_ids: p, completion_ids: c, label };
     }
-    const ex = toExample(row, format === 'auto' ? undefined : (format as DataFormat), at);
+    const ex = toExample(row, asked, at, { kto: true });
     if (ex.label === undefined) throw new UserError(`${at}: KTO rows need a 'label' (true = desirable) or 'kto_tag'`);
     if (!tok) throw new UserError(`${at}: text rows need a tokenizer, but the model directory has no tokenizer.json`);
     const prompt: Message[] = promptMessages(ex);
@@ -91,13 +93,19 @@ export interface KtoData {
   /** KL pair of each training row (index of the row whose completion it borrows). */
   klIndex: number[];
   evalKlIndex: number[];
+  /** The row format the dataset was read as and why (describeFormatChoice). */
+  read?: string;
 }
 
 export async function prepareKtoData(cfg: KtoConfig, tok: Tokenizer | null): Promise<KtoData> {
-  let all = tokenizeKtoRows(await readAllRows(cfg.dataset.path), cfg.dataset.path, cfg.dataset.format, tok, cfg);
+  const { path, format, columns } = cfg.dataset;
+  const rows = await readAllRows(path);
+  const first = applyColumns(rows[0] ?? {}, columns, `${path}: row 1`);
+  const read = Array.isArray(first.prompt_input_ids) ? `${path}: read as pre-tokenized KTO rows (column 'prompt_input_ids')` : describeFormatChoice(path, first, format, { kto: true, columns });
+  let all = tokenizeKtoRows(rows, path, format, tok, cfg, columns);
   let evalEx: KtoExample[] = [];
   if (cfg.dataset.eval_path) {
-    evalEx = tokenizeKtoRows(await readAllRows(cfg.dataset.eval_path), cfg.dataset.eval_path, cfg.dataset.format, tok, cfg);
+    evalEx = tokenizeKtoRows(await readAllRows(cfg.dataset.eval_path), cfg.dataset.eval_path, format, tok, cfg, columns);
   } else if (cfg.dataset.eval_fraction > 0) {
     const n = Math.max(2, Math.round(all.length * cfg.dataset.eval_fraction));
     if (n >= all.length) throw new UserError(`dataset.eval_fraction: ${cfg.dataset.eval_fraction} of ${all.length} rows leaves nothing to train on`);
@@ -107,7 +115,7 @@ export async function prepareKtoData(cfg: KtoConfig, tok: Tokenizer | null): Pro
   }
   const B = cfg.per_device_train_batch_size;
   const pairs = (n: number) => (cfg.loss_type === 'kto' ? klPairIndex(n, B) : Array.from({ length: n }, (_, i) => i));
-  return { train: all, eval: evalEx, klIndex: pairs(all.length), evalKlIndex: pairs(evalEx.length) };
+  return { train: all, eval: evalEx, klIndex: pairs(all.length), evalKlIndex: pairs(evalEx.length), read };
 }
 
 /** Reference log-probs of every row and KL pair, computed with `model` in batches. */
@@ -361,6 +369,7 @@ export async function trainKto(cfg: KtoConfig, opts: KtoRunOptions = {}): Promis
   const tok = await maybeTokenizer(cfg.model);
   const data = await prepareKtoData(cfg, tok);
   if (data.train.length === 0) throw new UserError(`${cfg.dataset.path}: no rows`);
+  if (data.read) log(`kto: ${data.read}`);
   const nD = data.train.filter((e) => e.label).length;
   const warn = desirableRatioWarning(nD, data.train.length - nD, cfg.desirable_weight, cfg.undesirable_weight);
   if (warn) log(`kto: warning: ${warn}`);

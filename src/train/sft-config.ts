@@ -4,6 +4,7 @@
  * `TRAIN_LOOP_SCHEMA` is the part every trainer shares (the KTO config spreads it in).
  */
 import type { Schema } from '../config/schema.ts';
+import { COLUMNS_FIELD, type ColumnMap } from '../data/formats.ts';
 import { SCHEDULER_TYPES, type SchedulerType } from './schedule.ts';
 import type { TrainLoopConfig } from './trainer.ts';
 
@@ -27,6 +28,7 @@ export interface DatasetConfig {
   format: string;
   eval_fraction: number;
   eval_path?: string;
+  columns?: ColumnMap;
 }
 
 /** Keys shared by every trainer: model, data order, optimizer, schedule, logging, saving. */
@@ -120,6 +122,7 @@ export const SFT_SCHEMA: Schema = {
       },
       eval_fraction: { type: 'number', min: 0, max: 0.9, default: 0, help: 'hold out this seeded random fraction of rows for eval_loss' },
       eval_path: { type: 'string', optional: true, help: 'a separate eval dataset file (wins over eval_fraction)' },
+      columns: COLUMNS_FIELD,
     },
   },
   packing: { type: 'boolean', default: false, help: 'pack short examples into max_length sequences; attention stays inside each example' },

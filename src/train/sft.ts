@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { loadConfig as loadConfigFile, validateConfig } from '../config/schema.ts';
-import { toExample, type DataFormat } from '../data/formats.ts';
+import { applyColumns, describeFormatChoice, mappedFormat, toExample, type ColumnMap, type DataFormat } from '../data/formats.ts';
 import { readAllRows } from '../data/io.ts';
 import { initBackend } from '../engine/backend.ts';
 import { loadModel, saveModel } from '../model/checkpoint.ts';
@@ -46,11 +46,12 @@ function checkSftConfig(cfg: SftConfig, source: string): SftConfig {
 }
 
 /** Turns dataset rows into tokenized examples; `where` names the file in errors. */
-export function tokenizeRows(rows: Record<string, unknown>[], where: string, format: string, tok: Tokenizer | null, maxLength: number): TokenizedExample[] {
+export function tokenizeRows(rows: Record<string, unknown>[], where: string, format: string, tok: Tokenizer | null, maxLength: number, columns?: ColumnMap): TokenizedExample[] {
   const out: TokenizedExample[] = [];
+  const asked = format === 'auto' ? mappedFormat(columns) : (format as DataFormat);
   rows.forEach((row, i) => {
     const at = `${where}: row ${i + 1}`;
-    const ex = toExample(row, format === 'auto' ? undefined : (format as DataFormat), at);
+    const ex = toExample(applyColumns(row, columns, at), asked, at);
     if (ex.inputIds) {
       const ids = ex.inputIds;
       const labels = ex.labels ?? ids.slice();
@@ -77,15 +78,19 @@ export interface SftData {
   eval: TokenizedExample[];
   /** Examples dropped because no label survived truncation. */
   dropped: number;
+  /** The row format the dataset was read as and why (describeFormatChoice). */
+  read: string;
 }
 
 /** Reads, tokenizes and splits the dataset of a config. */
 export async function prepareSftData(cfg: SftConfig, tok: Tokenizer | null): Promise<SftData> {
-  const rows = await readAllRows(cfg.dataset.path);
-  let all = tokenizeRows(rows, cfg.dataset.path, cfg.dataset.format, tok, cfg.max_length);
+  const { path, format, columns } = cfg.dataset;
+  const rows = await readAllRows(path);
+  const read = describeFormatChoice(path, applyColumns(rows[0] ?? {}, columns, `${path}: row 1`), format, { columns });
+  let all = tokenizeRows(rows, path, format, tok, cfg.max_length, columns);
   let evalEx: TokenizedExample[] = [];
   if (cfg.dataset.eval_path) {
-    evalEx = tokenizeRows(await readAllRows(cfg.dataset.eval_path), cfg.dataset.eval_path, cfg.dataset.format, tok, cfg.max_length);
+    evalEx = tokenizeRows(await readAllRows(cfg.dataset.eval_path), cfg.dataset.eval_path, format, tok, cfg.max_length, columns);
   } else if (cfg.dataset.eval_fraction > 0) {
     const n = Math.max(1, Math.round(all.length * cfg.dataset.eval_fraction));
     if (n >= all.length) throw new UserError(`dataset.eval_fraction: ${cfg.dataset.eval_fraction} of ${all.length} rows leaves nothing to train on`);
@@ -95,7 +100,7 @@ export async function prepareSftData(cfg: SftConfig, tok: Tokenizer | null): Pro
     all = all.filter((_, i) => !held.has(i));
   }
   const kept = all.filter((e) => trainedCount(e) > 0);
-  return { train: kept, eval: evalEx.filter((e) => trainedCount(e) > 0), dropped: all.length - kept.length };
+  return { train: kept, eval: evalEx.filter((e) => trainedCount(e) > 0), dropped: all.length - kept.length, read };
 }
 
 /** Shifted targets: target[b, t] = labels[b, t+1] (the token predicted at t), -100 at the end. */
@@ -213,6 +218,7 @@ export async function trainSft(cfg: SftConfig, opts: SftRunOptions = {}): Promis
     if (!(e instanceof UserError)) throw e;
   }
   const data = await prepareSftData(cfg, tok);
+  log(`sft: ${data.read}`);
   if (data.dropped > 0) log(`sft: ${data.dropped} example(s) have no trained token after truncation to max_length ${cfg.max_length}; skipped`);
   log(`sft: ${data.train.length} training example(s)${data.eval.length ? `, ${data.eval.length} eval` : ''}${cfg.packing ? ' (packed)' : ''}`);
   const model = await loadModel(cfg.model);

@@ -32,6 +32,23 @@ describe('ko-align train sft', () => {
     expect(again.stdout).toContain('resumed from step 2');
   });
 
+  it('--format overrides dataset.format and is validated like the key (one error line, exit 1)', () => {
+    const cfg = join(dir, 'fmt.yaml');
+    writeFileSync(cfg, `model: ${join(dir, 'model')}\noutput_dir: ${join(dir, 'fmt')}\ndataset: { path: x.jsonl }\n`);
+    const r = runCli(['train', 'sft', '--config', cfg, '--format', 'chatml']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^ko-align: error: .*fmt\.yaml: key 'dataset\.format' must be one of auto \| alpaca \| sharegpt \| messages \| prompt_completion \| pretokenized, got "chatml"/);
+    // A valid --format is used: alpaca rows read as messages fail on row 1, naming the file.
+    const data = join(dir, 'alpaca.jsonl');
+    writeFileSync(data, `${JSON.stringify({ instruction: '인사해 줘', output: '안녕하세요' })}\n`);
+    writeFileSync(cfg, `model: ${join(dir, 'model')}\noutput_dir: ${join(dir, 'fmt')}\ndataset: { path: ${data} }\nbackend: wasm\n`);
+    const m = runCli(['train', 'sft', '--config', cfg, '--format', 'messages']);
+    expect(m.code).toBe(1);
+    expect(m.stderr).toContain(`ko-align: error: ${data}: row 1: expected 'messages' [{role, content}] (keys: instruction, output)`);
+    expect(runCli(['train', 'kto', '--help']).stdout).toMatch(/--format <name> +row format of the dataset[\s\S]*columns \(object\): the dataset's own column names/);
+  });
+
   it('rejects a mistyped key with one error line naming it and the file', () => {
     const cfg = join(dir, 'bad.yaml');
     writeFileSync(cfg, `model: ${join(dir, 'model')}\noutput_dir: ${join(dir, 'bad')}\ndataset: { path: x.jsonl }\nneftune_noise_alpa: 5\n`);

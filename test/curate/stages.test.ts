@@ -216,6 +216,18 @@ describe('row rewriting leaves bookkeeping columns alone', () => {
   });
 });
 
+describe('class-like columns of published datasets pass through byte for byte', () => {
+  it('normalize rewrites the text but not label, category or split', async () => {
+    const nfd = (t: string) => t.normalize('NFD');
+    const r = row(nfd('주말에 뭐 할까?'), nfd('가까운 공원으로 산책을 가 보세요. 날씨가 좋으면 자전거도 좋아요.'), { label: 0, category: nfd('일상'), split: nfd('학습'), score: 4.5 });
+    const [d] = await run(normalizeStage({}, where), [r]);
+    expect(d.row.prompt).toBe('주말에 뭐 할까?');
+    expect(d.row.category).toBe(nfd('일상'));
+    expect(d.row.split).toBe(nfd('학습'));
+    expect([d.row.label, d.row.score]).toEqual([0, 4.5]);
+  });
+});
+
 describe('ingest', () => {
   it('rejects rows that fit no format with the row named, and fails when no row fits', async () => {
     const { mkdtempSync, writeFileSync } = await import('node:fs');

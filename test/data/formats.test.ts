@@ -2,7 +2,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { answerText, detectFormat, promptText, readExamples, toExample, type Example } from '../../src/data/formats.ts';
+import { readFileSync } from 'node:fs';
+import {
+  answerText, applyColumns, describeFormatChoice, detectFormat, explainFormat, mappedFormat, passThroughColumns, promptText, readExamples, toExample, type Example,
+} from '../../src/data/formats.ts';
+import { readAllRows } from '../../src/data/io.ts';
+import { repoRoot } from '../helpers/cli.ts';
 import { UserError } from '../../src/util/errors.ts';
 
 describe('detectFormat', () => {
@@ -95,12 +100,17 @@ describe('toExample', () => {
     expect(ex.label).toBe(false);
   });
 
-  it("kto (LLaMA-Factory): a sharegpt row with kto_tag, also when format 'kto' is asked for", () => {
+  it("kto (LLaMA-Factory): a sharegpt row with kto_tag is KTO when format 'kto' or a KTO dataset is asked for", () => {
     const row = { conversations: [{ from: 'human', value: '질문' }, { from: 'gpt', value: '나쁜 답' }], kto_tag: false };
-    expect(toExample(row).label).toBe(false);
-    const ex = toExample(row, 'kto');
-    expect(ex.format).toBe('kto');
-    expect(ex.label).toBe(false);
+    // Outside KTO the tag is a column like any other: not read, not validated, kept in the row.
+    const plain = toExample(row);
+    expect(plain.format).toBe('sharegpt');
+    expect(plain.label).toBeUndefined();
+    expect(plain.row.kto_tag).toBe(false);
+    for (const ex of [toExample(row, 'kto'), toExample(row, undefined, 'r', { kto: true })]) {
+      expect(ex.format).toBe('kto');
+      expect(ex.label).toBe(false);
+    }
   });
 
   it("format 'kto' refuses a row without a label", () => {
@@ -125,10 +135,13 @@ describe('toExample', () => {
     );
   });
 
-  it('refuses a label that is not a boolean', () => {
-    expect(() => toExample({ prompt: '가', completion: '나', label: '아마도' }, undefined, 'r')).toThrow(
-      `r: 'label' must be true/false (or desirable/undesirable), got "아마도"`,
-    );
+  it('refuses a label that is not a boolean where a KTO row is wanted, and passes it through elsewhere', () => {
+    const row = { prompt: '가', completion: '나', label: '아마도' };
+    expect(() => toExample(row, 'kto', 'r')).toThrow(`r: 'label' must be true/false (or desirable/undesirable), got "아마도"`);
+    expect(() => toExample(row, undefined, 'r', { kto: true })).toThrow(`r: 'label' must be true/false (or desirable/undesirable), got "아마도"`);
+    const ex = toExample(row, undefined, 'r');
+    expect(ex.format).toBe('prompt_completion');
+    expect(ex.row.label).toBe('아마도');
   });
 
   it('answerText is empty and promptText is the prompt when there is no assistant turn', () => {
@@ -153,5 +166,96 @@ describe('readExamples', () => {
     expect(got.map((e) => e.format)).toEqual(['alpaca', 'kto']);
     expect(err).toBeInstanceOf(UserError);
     expect(err!.message).toMatch(new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: row 3: row fits no known format \\(keys: 제목\\)`));
+  });
+});
+
+const PUBLISHED = join(repoRoot, 'test', 'fixtures', 'data', 'published');
+const jsonl = (name: string) => readFileSync(join(PUBLISHED, name), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('published datasets: columns an adapter does not read pass through', () => {
+  // A chat Q/A set whose rows carry a topic class named `label` (0 daily, 1 negative, 2 positive),
+  // as songys/Chatbot_data publishes it, here as messages rows with more common extra columns.
+  const rows = jsonl('chat-category.jsonl');
+
+  it('reads messages rows with a 0/1/2 topic label without reading the label, every column kept', () => {
+    for (const [i, row] of rows.entries()) {
+      const ex = toExample(row, undefined, `chat-category.jsonl: row ${i + 1}`);
+      expect(ex.format).toBe('messages');
+      expect(ex.label).toBeUndefined();
+      expect(ex.row).toEqual(row);
+    }
+    expect(rows.map((r) => r.label)).toEqual([0, 1, 2, 0]);
+    expect(answerText(toExample(rows[1]))).toBe('충분히 슬퍼해도 괜찮아요. 곁에 있는 사람에게 이야기해 보세요.');
+  });
+
+  it('says which format it chose and why, and which columns pass through', () => {
+    expect(explainFormat(rows[0])).toEqual({ format: 'messages', reason: "column 'messages' is a list of {role, content} turns" });
+    expect(passThroughColumns(rows[0], 'messages')).toEqual(['label', 'id', 'source', 'category', 'score', 'split']);
+    expect(describeFormatChoice('chat.jsonl', rows[0])).toBe(
+      "chat.jsonl: read as messages (auto: column 'messages' is a list of {role, content} turns); passed through untouched: label, id, source, category, score, split",
+    );
+    expect(describeFormatChoice('chat.jsonl', rows[0], 'messages')).toBe(
+      "chat.jsonl: read as messages (format 'messages' was asked for); passed through untouched: label, id, source, category, score, split",
+    );
+  });
+
+  it('a prompt/completion row is KTO only when its label holds a KTO value', () => {
+    const topic = { prompt: '오늘 기분 어때?', completion: '좋아요!', label: 2, category: '사랑' };
+    expect(detectFormat(topic)).toBe('prompt_completion');
+    expect(explainFormat(topic).reason).toBe("columns 'prompt' and 'completion'; 'label' (2) is not a KTO label, passed through");
+    expect(toExample(topic).label).toBeUndefined();
+    expect(detectFormat({ ...topic, label: 'desirable' })).toBe('kto');
+    expect(toExample({ ...topic, label: 'desirable' }).label).toBe(true);
+  });
+
+  it('a KTO dataset built from such rows names the row and the label it cannot read', () => {
+    expect(() => toExample(rows[2], undefined, 'chat-category.jsonl: row 3', { kto: true })).toThrow(
+      "chat-category.jsonl: row 3: 'label' must be true/false (or desirable/undesirable), got 2",
+    );
+    expect(describeFormatChoice('kto.jsonl', { messages: rows[0].messages, kto_tag: true, id: 'x' }, undefined, { kto: true })).toBe(
+      "kto.jsonl: read as kto (messages rows, label from 'kto_tag'; auto: column 'messages' is a list of {role, content} turns); passed through untouched: id",
+    );
+  });
+
+  it('an asked-for format wins over detection', () => {
+    const row = { messages: [{ role: 'user', content: '안녕' }, { role: 'assistant', content: '반가워요' }], prompt: '다른 열' };
+    expect(toExample(row).format).toBe('messages');
+    const ex = toExample(row, 'prompt_completion');
+    expect(ex.format).toBe('prompt_completion');
+    expect(promptText(ex)).toBe('다른 열');
+  });
+});
+
+describe('applyColumns: a dataset\'s own column names', () => {
+  it('maps Q / A / label of songys/Chatbot_data onto prompt and answer; the topic label stays a column', async () => {
+    // ChatbotData.csv as published (github.com/songys/Chatbot_data): Q, A, label (0/1/2 topic).
+    const rows = await readAllRows(join(PUBLISHED, 'chatbot-data.csv'));
+    const columns = { prompt: 'Q', answer: 'A' };
+    expect(mappedFormat(columns)).toBe('prompt_completion');
+    const exs = rows.map((r, i) => toExample(applyColumns(r, columns, `row ${i + 1}`), mappedFormat(columns), `row ${i + 1}`));
+    expect(exs.map((e) => promptText(e))).toContain('헤어진 지 한 달이 됐어');
+    expect(answerText(exs[2])).toBe('아직 마음이 많이 아프겠어요.');
+    expect(exs.every((e) => e.label === undefined)).toBe(true);
+    expect(exs[4].row).toMatchObject({ Q: '좋아하는 사람이 생겼어', A: '설레는 마음이 느껴지네요.', label: 2 });
+  });
+
+  it('maps a KTO label column for a KTO dataset', () => {
+    const rows = jsonl('kto-renamed.jsonl');
+    const columns = { prompt: 'question', answer: 'response', label: 'is_good' };
+    const labels = rows.map((r, i) => toExample(applyColumns(r, columns, `row ${i + 1}`), mappedFormat(columns), `row ${i + 1}`, { kto: true }).label);
+    expect(labels).toEqual([true, false, true, false]);
+  });
+
+  it('names the file row, the mapping key and the row keys when a mapped column is missing', () => {
+    expect(() => applyColumns({ 질문: '가', answer_text: '나' }, { prompt: 'question', answer: 'answer_text' }, 'qa.jsonl: row 4')).toThrow(
+      "qa.jsonl: row 4: column 'question' (columns.prompt) not found (keys: 질문, answer_text)",
+    );
+  });
+
+  it('readExamples takes the mapping too', async () => {
+    const got: Example[] = [];
+    for await (const ex of readExamples(join(PUBLISHED, 'qa-renamed.jsonl'), undefined, { columns: { prompt: 'question', answer: 'answer_text' } })) got.push(ex);
+    expect(got.map((e) => answerText(e))).toEqual(['한국의 수도는 서울입니다.', '배추를 소금에 절여 양념해 발효시킨 음식입니다.', '조선의 세종대왕이 만들었습니다.']);
+    expect(got[2].row.split).toBe('test');
   });
 });

@@ -2,7 +2,8 @@ import { cp, mkdtemp, readFile, rm, writeFile, readdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { trainKto, validateKtoConfig, type KtoRunResult } from '../../src/train/kto.ts';
+import { prepareKtoData, tokenizeKtoRows, trainKto, validateKtoConfig, type KtoRunResult } from '../../src/train/kto.ts';
+import { makeTestTokenizer } from '../fixtures/tokenizer/tokenizers.ts';
 import { repoRoot } from '../helpers/cli.ts';
 import { lookupRefCache } from '../../src/train/ref-cache.ts';
 import { nativeAvailable } from '../helpers/native.ts';
@@ -116,5 +117,31 @@ describe('KTO trainer', () => {
     const logs: string[] = [];
     await ktoRun({ max_steps: 1, desirable_weight: 3 }, logs);
     expect(logs.join('\n')).toMatch(/warning: .*outside \[1, 4\/3\]/);
+  });
+});
+
+describe('KTO datasets as published', () => {
+  const PUBLISHED = join(repoRoot, 'test', 'fixtures', 'data', 'published');
+  const lens = { max_length: 256, max_prompt_length: 128, max_completion_length: 128 };
+
+  it('dataset.columns maps a preference set with its own names (question / response / is_good)', async () => {
+    const tok = await makeTestTokenizer('chatml');
+    const path = join(PUBLISHED, 'kto-renamed.jsonl');
+    const cfg = validateKtoConfig({ model: 'm', output_dir: 'o', dataset: { path, columns: { prompt: 'question', answer: 'response', label: 'is_good' } }, per_device_train_batch_size: 2, max_steps: 1 }, 'kto.yaml');
+    const data = await prepareKtoData(cfg, tok);
+    expect(data.train.map((e) => e.label)).toEqual([true, false, true, false]);
+    expect(tok.decode(data.train[1].completion_ids)).toContain('됐고, 알아서 해.');
+    expect(data.read).toBe(`${path}: read as kto (prompt_completion rows, label from 'label'; columns {prompt: question, answer: response, label: is_good}); passed through untouched: question, response, is_good`);
+  });
+
+  it('a topic `label` (0/1/2) is validated where the KTO dataset is built, naming file, row and key', async () => {
+    const tok = await makeTestTokenizer('chatml');
+    const rows = (await readFile(join(PUBLISHED, 'chat-category.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(() => tokenizeKtoRows(rows, 'chat-category.jsonl', 'auto', tok, lens)).toThrow(
+      "chat-category.jsonl: row 3: 'label' must be true/false (or desirable/undesirable), got 2",
+    );
+    // Messages rows with LLaMA-Factory's kto_tag are KTO rows without asking.
+    const tagged = rows.slice(0, 2).map(({ messages }, i) => ({ messages, kto_tag: i === 0 }));
+    expect(tokenizeKtoRows(tagged, 'tagged.jsonl', 'auto', tok, lens).map((e) => e.label)).toEqual([true, false]);
   });
 });

@@ -184,3 +184,32 @@ describe('config validation', () => {
     await expect(trainSft(cfgFor(tmp('lora-trainable'), { lora: {}, trainable: ['lm_head'] }), { log: () => {} })).rejects.toThrow(/'lora' and 'trainable' cannot be combined/);
   });
 });
+
+describe('datasets as published: dataset.columns and extra columns', () => {
+  const PUBLISHED = join(repoRoot, 'test', 'fixtures', 'data', 'published');
+
+  it('dataset.columns reads a Q/A set with its own column names, and the run log names the format', async () => {
+    const tok = await loadTokenizer(modelDir);
+    const path = join(PUBLISHED, 'qa-renamed.jsonl');
+    const data = await prepareSftData(cfgFor(tmp('cols'), { dataset: { path, columns: { prompt: 'question', answer: 'answer_text' } }, max_length: 512 }), tok);
+    expect(data.read).toBe(`${path}: read as prompt_completion (columns {prompt: question, answer: answer_text}); passed through untouched: question, answer_text, id, split`);
+    expect(data.train.map((ex) => tok.decode(ex.input_ids.filter((_, t) => ex.labels[t] !== IGNORE_INDEX)))).toEqual([
+      '한국의 수도는 서울입니다.<|im_end|>', '배추를 소금에 절여 양념해 발효시킨 음식입니다.<|im_end|>', '조선의 세종대왕이 만들었습니다.<|im_end|>',
+    ]);
+  });
+
+  it('messages rows whose `label` is a 0/1/2 topic class train as SFT rows (the label is never read)', async () => {
+    const tok = await loadTokenizer(modelDir);
+    const path = join(PUBLISHED, 'chat-category.jsonl');
+    const data = await prepareSftData(cfgFor(tmp('cat'), { dataset: { path }, max_length: 512 }), tok);
+    expect(data.train).toHaveLength(4);
+    expect(data.read).toContain('read as messages (auto: ');
+    expect(data.read).toContain('passed through untouched: label, id, source, category, score, split');
+  });
+
+  it('an unknown dataset.columns key is an error naming it', () => {
+    expect(() => cfgFor('x', { dataset: { path: 'd.jsonl', columns: { promt: 'question' } } })).toThrow(
+      "config: unknown key 'dataset.columns.promt' (did you mean 'dataset.columns.prompt'?)",
+    );
+  });
+});
