@@ -145,7 +145,7 @@ ${htmlTable(['stage', 'seconds', 'finished'], stageRows)}
     '',
     mdTable(roundHeader, roundRows),
     '',
-    ...[c.ktoLoss, c.ktoMargin, c.ktoKl, c.tox].map(chartMd),
+    ...[c.ktoLoss, c.ktoMargin, c.ktoKl, c.tox].map((ch) => chartMd(ch)),
     '## Red-team answers per round',
     '',
     samplesIntro,

@@ -63,10 +63,15 @@ export type Chart = LineChart | BarChart;
 
 export const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
 
-/** Numbers in tables and tooltips: integers as they are, others to 6 significant digits. */
+/**
+ * Numbers in tables and tooltips: integers as they are, others to `digits` significant digits,
+ * in e-notation below 10^-4 (-4.06901e-6, not -0.00000406901).
+ */
 export function num(v: unknown, digits = 6): string {
   if (typeof v !== 'number' || !Number.isFinite(v)) return '';
-  return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(digits)));
+  if (Number.isInteger(v)) return String(v);
+  if (Math.abs(v) < 1e-4) return v.toExponential(digits - 1).replace(/\.?0+e/, 'e').replace('e+', 'e');
+  return String(Number(v.toPrecision(digits)));
 }
 
 export function axisTitle(a: Axis): string {
@@ -102,7 +107,7 @@ const SWATCH = 18;
 export function layoutChart(legendLabels: string[], opts: { plotW?: number; plotH?: number; bottom?: number } = {}): Layout {
   const L = 64, T = 14, R = 12;
   const B = opts.bottom ?? 44;
-  const plotW = opts.plotW ?? 380;
+  const plotW = opts.plotW ?? 360;
   const plotH0 = opts.plotH ?? 190;
   const legendW = legendLabels.length ? Math.ceil(SWATCH + 6 + Math.max(...legendLabels.map((l) => textWidth(l, FONT)))) + 8 : 0;
   const legendH = legendLabels.length * LEGEND_ROW + 8;
@@ -267,7 +272,7 @@ export function htmlTable(header: string[], rows: unknown[][], opts: { className
 
 export const REPORT_CSS = `body{font-family:system-ui,'Noto Sans KR','Apple SD Gothic Neo',sans-serif;margin:24px;max-width:1280px;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f3f3f3}figure{display:inline-block;vertical-align:top;margin:8px 16px 8px 0}figcaption{font-weight:600;font-size:13px;margin-bottom:4px}
+th{background:#f3f3f3}figure{display:inline-block;vertical-align:top;margin:8px 12px 8px 0}figcaption{font-weight:600;font-size:13px;margin-bottom:4px}
 details summary{cursor:pointer;font-size:12px;color:#555}details table{font-size:12px}
 svg circle.pt:hover{fill-opacity:1}svg rect.bar:hover{opacity:.8}
 td.text{white-space:pre-wrap;max-width:360px;overflow-wrap:anywhere}td.score{white-space:nowrap}

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { runPipeline, type PipelineResult } from '../../src/pipeline/run.ts';
@@ -85,7 +85,7 @@ afterAll(async () => {
   await browser?.close();
 });
 
-async function open(): Promise<{ page: Page; problems: string[]; close: () => Promise<void> }> {
+async function open(reportPath = run.reportPath): Promise<{ page: Page; problems: string[]; close: () => Promise<void> }> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'ko-KR' });
   const page = await context.newPage();
   const problems: string[] = [];
@@ -94,9 +94,9 @@ async function open(): Promise<{ page: Page; problems: string[]; close: () => Pr
     if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
   });
   page.on('request', (r) => {
-    if (r.url() !== pathToFileURL(run.reportPath).href) problems.push(`request: ${r.url()}`);
+    if (r.url() !== pathToFileURL(reportPath).href) problems.push(`request: ${r.url()}`);
   });
-  await page.goto(pathToFileURL(run.reportPath).href);
+  await page.goto(pathToFileURL(reportPath).href);
   return { page, problems, close: () => context.close() };
 }
 
@@ -140,6 +140,59 @@ function overlaps(a: DOMRect, b: DOMRect): boolean {
   return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
 }
 
+/**
+ * The checks every chart of a report must pass, on what the browser rendered: tick labels are
+ * round numbers inside the data range (read from the chart's own details table), step and count
+ * axes have integer ticks, no legend box overlaps a plotted line, limit line or bar, and report.md
+ * carries the same table.
+ */
+async function checkCharts(charts: Measured[], mdPath: string): Promise<void> {
+  let checkedAxes = 0;
+  for (const c of charts) {
+    const cols = c.table.rows[0]?.length ?? 0;
+    expect(c.table.rows.length, `${c.title}: details table`).toBeGreaterThan(0);
+    // The data range of each axis, from the chart's own table.
+    const colValues = (from: number, to: number) => c.table.rows.flatMap((r) => r.slice(from, to)).filter((v) => v !== '').map(Number);
+    const xData = c.kind === 'line' ? colValues(0, 1) : [];
+    const yData = c.kind === 'line' ? colValues(1, cols) : [0, ...colValues(1, c.table.header.includes('gate limit') ? 3 : 2)];
+    for (const ax of c.axes) {
+      if (c.kind === 'bar' && ax.axis === 'x') continue; // category labels
+      const data = ax.axis === 'x' ? xData : yData;
+      const [lo, hi] = [Math.min(...data), Math.max(...data)];
+      const tol = Math.max(1e-9, (hi - lo) * 1e-6, Math.abs(hi) * 1e-6);
+      expect(ax.values.length, `${c.title} ${ax.axis}: ticks`).toBeGreaterThan(0);
+      ax.labels.forEach((label, i) => {
+        expect(Number(label), `${c.title} ${ax.axis}: label ${label} is its value`).toBeCloseTo(ax.values[i], 6);
+        expect(ax.values[i], `${c.title} ${ax.axis}: tick ${label} >= data min ${lo}`).toBeGreaterThanOrEqual(lo - tol);
+        expect(ax.values[i], `${c.title} ${ax.axis}: tick ${label} <= data max ${hi}`).toBeLessThanOrEqual(hi + tol);
+      });
+      if (ax.values.length >= 2) {
+        const step = ax.values[1] - ax.values[0];
+        expect(NICE(step), `${c.title} ${ax.axis}: step ${step} is 1, 2 or 5 x 10^k`).toBe(true);
+        for (const v of ax.values) expect(Math.abs(v / step - Math.round(v / step)), `${c.title} ${ax.axis}: ${v} is a multiple of ${step}`).toBeLessThan(1e-6);
+        for (let i = 1; i < ax.values.length; i++) expect(ax.values[i] - ax.values[i - 1]).toBeCloseTo(step, 9);
+      } else {
+        // A single tick only when the data has a single value.
+        expect(hi - lo, `${c.title} ${ax.axis}: one tick for a constant axis`).toBeLessThanOrEqual(tol);
+      }
+      const integerAxis = (c.kind === 'line' && ax.axis === 'x') || (c.kind === 'bar' && /count/.test(c.table.header[1] ?? ''));
+      if (integerAxis) for (const v of ax.values) expect(Number.isInteger(v), `${c.title} ${ax.axis}: integer tick ${v}`).toBe(true);
+      checkedAxes++;
+    }
+    // Legends sit beside the plot: no legend box overlaps a plotted line, limit line or bar.
+    if (c.legend) for (const l of c.lines) expect(overlaps(c.legend, l.box), `${c.title}: legend overlaps ${l.name}`).toBe(false);
+    expect(c.lines.length, `${c.title}: something is plotted`).toBeGreaterThan(0);
+  }
+  expect(checkedAxes).toBeGreaterThanOrEqual(10);
+
+  // report.md carries the same tables: each chart's title and its table, row for row.
+  const md = await readFile(mdPath, 'utf8');
+  for (const c of charts) {
+    expect(md, c.title).toContain(`\n### ${c.title}\n`);
+    expect(md, c.title).toContain([`| ${c.table.header.join(' | ')} |`, `|${c.table.header.map(() => '---').join('|')}|`, ...c.table.rows.map((r) => `| ${r.join(' | ')} |`)].join('\n'));
+  }
+}
+
 describe('run report in headless Chromium (a real reduced quickstart run)', () => {
   it('draws round ticks inside the data range, legends beside the lines, and only series that exist', async () => {
     const { page, problems, close } = await open();
@@ -148,43 +201,7 @@ describe('run report in headless Chromium (a real reduced quickstart run)', () =
     const charts = await measure(page);
     const titles = charts.map((c) => c.title);
     for (const t of ['rows kept after each curation stage', 'SFT loss', 'KTO loss per round', 'KTO rewards/margins per round', 'KTO kl per round', 'red-team toxic rate per round (dashed: gate limit)']) expect(titles).toContain(t);
-    let checkedAxes = 0;
-    for (const c of charts) {
-      const cols = c.table.rows[0]?.length ?? 0;
-      expect(c.table.rows.length, `${c.title}: details table`).toBeGreaterThan(0);
-      // The data range of each axis, from the chart's own table.
-      const colValues = (from: number, to: number) => c.table.rows.flatMap((r) => r.slice(from, to)).filter((v) => v !== '').map(Number);
-      const xData = c.kind === 'line' ? colValues(0, 1) : [];
-      const yData = c.kind === 'line' ? colValues(1, cols) : [0, ...colValues(1, c.table.header.includes('gate limit') ? 3 : 2)];
-      for (const ax of c.axes) {
-        if (c.kind === 'bar' && ax.axis === 'x') continue; // category labels
-        const data = ax.axis === 'x' ? xData : yData;
-        const [lo, hi] = [Math.min(...data), Math.max(...data)];
-        const tol = Math.max(1e-9, (hi - lo) * 1e-6, Math.abs(hi) * 1e-6);
-        expect(ax.values.length, `${c.title} ${ax.axis}: ticks`).toBeGreaterThan(0);
-        ax.labels.forEach((label, i) => {
-          expect(Number(label), `${c.title} ${ax.axis}: label ${label} is its value`).toBeCloseTo(ax.values[i], 6);
-          expect(ax.values[i], `${c.title} ${ax.axis}: tick ${label} >= data min ${lo}`).toBeGreaterThanOrEqual(lo - tol);
-          expect(ax.values[i], `${c.title} ${ax.axis}: tick ${label} <= data max ${hi}`).toBeLessThanOrEqual(hi + tol);
-        });
-        if (ax.values.length >= 2) {
-          const step = ax.values[1] - ax.values[0];
-          expect(NICE(step), `${c.title} ${ax.axis}: step ${step} is 1, 2 or 5 x 10^k`).toBe(true);
-          for (const v of ax.values) expect(Math.abs(v / step - Math.round(v / step)), `${c.title} ${ax.axis}: ${v} is a multiple of ${step}`).toBeLessThan(1e-6);
-          for (let i = 1; i < ax.values.length; i++) expect(ax.values[i] - ax.values[i - 1]).toBeCloseTo(step, 9);
-        } else {
-          // A single tick only when the data has a single value.
-          expect(hi - lo, `${c.title} ${ax.axis}: one tick for a constant axis`).toBeLessThanOrEqual(tol);
-        }
-        const integerAxis = (c.kind === 'line' && ax.axis === 'x') || (c.kind === 'bar' && /count/.test(c.table.header[1] ?? ''));
-        if (integerAxis) for (const v of ax.values) expect(Number.isInteger(v), `${c.title} ${ax.axis}: integer tick ${v}`).toBe(true);
-        checkedAxes++;
-      }
-      // Legends sit beside the plot: no legend box overlaps a plotted line, limit line or bar.
-      if (c.legend) for (const l of c.lines) expect(overlaps(c.legend, l.box), `${c.title}: legend overlaps ${l.name}`).toBe(false);
-      expect(c.lines.length, `${c.title}: something is plotted`).toBeGreaterThan(0);
-    }
-    expect(checkedAxes).toBeGreaterThanOrEqual(10);
+    await checkCharts(charts, run.reportMdPath);
 
     // The SFT plot lists only what exists: no eval ran, so no eval_loss in its legend or table.
     const sft = charts.find((c) => c.title === 'SFT loss')!;
@@ -246,5 +263,20 @@ describe('run report in headless Chromium (a real reduced quickstart run)', () =
     expect(html).not.toMatch(/<(script|link|img|iframe)\b/i);
     expect(html).not.toMatch(/<[a-z][^>]*\s(src|href)\s*=/i);
     expect(html).not.toMatch(/url\(/i);
+  });
+});
+
+// The same chart checks on any finished run's report, e.g. the full quickstart's:
+//   KO_ALIGN_REPORT=runs/quickstart/report.html npx vitest run test/report/browser.test.ts
+describe.runIf(process.env.KO_ALIGN_REPORT)('a given run report in headless Chromium', () => {
+  it('passes the chart checks', async () => {
+    const path = resolve(process.env.KO_ALIGN_REPORT!);
+    const { page, problems, close } = await open(path);
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'report-given.png'), fullPage: true });
+    await checkCharts(await measure(page), join(dirname(path), 'report.md'));
+    expect(await page.evaluate(() => document.scripts.length)).toBe(0);
+    expect(problems).toEqual([]);
+    await close();
   });
 });

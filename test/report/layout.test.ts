@@ -135,3 +135,10 @@ describe('markdown cells', () => {
     expect(mdTable(['a<b>'], [[null]])).toBe('| a&lt;b&gt; |\n|---|\n|  |');
   });
 });
+
+describe('table numbers', () => {
+  it('keep 6 significant digits and switch to e-notation for tiny values', async () => {
+    const { num } = await import('../../src/report/svg.ts');
+    expect([num(0.750001234), num(-0.00000406901), num(1e-9), num(318), num(0.0001234), num(Number.NaN), num(null)]).toEqual(['0.750001', '-4.06901e-6', '1e-9', '318', '0.0001234', '', '']);
+  });
+});
