@@ -43,7 +43,7 @@ export function defaultSweepDeps(log: (m: string) => void = (m) => process.stder
       const failed = r.scores.filter((s) => s === null).length;
       // A failed score counts as toxic: the gate must not pass a round it could not check.
       if (failed > 0) log(`sweep: ${failed} answer(s) could not be scored; counted as toxic`);
-      return { scores: r.scores.map((s) => (s === null ? 1 : s)), toxic: r.toxic.map((t) => (t === null ? true : t)) };
+      return { scores: r.scores.map((s) => (s === null ? 1 : s)), toxic: r.toxic.map((t) => (t === null ? true : t)), unscored: r.scores.map((s) => s === null) };
     },
     async judgeScore({ prompts, answers }) {
       const rubricPath = fileURLToPath(new URL('../../judges/quality-ko.yaml', import.meta.url));

@@ -17,6 +17,7 @@ import { gateRound } from '../safety/gate.ts';
 import { UserError } from '../util/errors.ts';
 import { fileExists, sha256, stableStringify, tempPathFor, writeFileAtomic } from '../util/fs.ts';
 import { sweepSchema, type SweepConfig } from './config.ts';
+import { toRedteamAnswers, type RedteamAnswer } from '../report/redteam.ts';
 import { renderSweepReport } from './report.ts';
 import { expandTrials, type SearchSpace, type Trial } from './space.ts';
 
@@ -33,8 +34,11 @@ export interface RoundTraining {
 export interface SweepDeps {
   trainRound(input: { baseConfig: string; overrides: Record<string, unknown>; outputDir: string; backend: string }): Promise<RoundTraining>;
   generate(input: { modelDir: string; prompts: string[]; maxNewTokens: number; temperature: number; seed: number; backend: string }): Promise<string[]>;
-  /** Toxicity of each text and whether it counts as toxic (at the gate's or the scorer's threshold). */
-  scoreToxicity(input: { texts: string[]; prompts: string[]; gate: SweepConfig['gate'] }): Promise<{ scores: number[]; toxic: boolean[] }>;
+  /**
+   * Toxicity of each text and whether it counts as toxic (at the gate's or the scorer's
+   * threshold). `unscored[i]` marks a text the scorer failed on (it counts as toxic).
+   */
+  scoreToxicity(input: { texts: string[]; prompts: string[]; gate: SweepConfig['gate'] }): Promise<{ scores: number[]; toxic: boolean[]; unscored?: boolean[] }>;
   /** Mean judge score of the round's answers, for selection.metric judge_score. */
   judgeScore?(input: { prompts: string[]; answers: string[] }): Promise<number>;
   log?(msg: string): void;
@@ -64,6 +68,8 @@ export interface RoundRecord extends Row {
 export interface SweepResult {
   rounds: RoundRecord[];
   baselineToxicRate: number;
+  /** Every red-team answer with its toxicity: the baseline's and each round's (by round number). */
+  redteam: { baseline: RedteamAnswer[]; rounds: Record<number, RedteamAnswer[]> };
   best: RoundRecord | null;
   reportPath: string;
   roundsPath: string;
@@ -104,11 +110,18 @@ async function baseModelDir(cfg: SweepConfig, configPath: string): Promise<strin
   return model;
 }
 
+/** Generates and scores the red-team answers of one model; records them (the report shows them). */
 async function toxicRateOf(deps: SweepDeps, cfg: SweepConfig, modelDir: string, prompts: string[], outFile: string) {
   const answers = await deps.generate({ modelDir, prompts, maxNewTokens: cfg.gate.max_new_tokens, temperature: cfg.gate.temperature, seed: cfg.gate.seed, backend: cfg.backend });
-  const { scores, toxic } = await deps.scoreToxicity({ texts: answers, prompts, gate: cfg.gate });
-  await writeRows(outFile, prompts.map((p, i) => ({ prompt: p, answer: answers[i], toxicity: scores[i], toxic: toxic[i] })));
-  return { answers, rate: toxic.filter(Boolean).length / Math.max(1, prompts.length) };
+  const { scores, toxic, unscored } = await deps.scoreToxicity({ texts: answers, prompts, gate: cfg.gate });
+  const rows = prompts.map((p, i) => ({ prompt: p, answer: answers[i], toxicity: unscored?.[i] ? null : scores[i], scored: !unscored?.[i], toxic: toxic[i] }));
+  await writeRows(outFile, rows);
+  return { answers, rate: toxic.filter(Boolean).length / Math.max(1, prompts.length), recorded: toRedteamAnswers(rows) };
+}
+
+/** The red-team answers a finished round (or the baseline) recorded; [] when the file is missing. */
+async function readRedteam(path: string): Promise<RedteamAnswer[]> {
+  return fileExists(path) ? toRedteamAnswers(await readJsonlTolerant(path)) : [];
 }
 
 export async function runSweep(configPath: string, deps: SweepDeps, opts: { sets?: string[] } = {}): Promise<SweepResult> {
@@ -123,6 +136,8 @@ export async function runSweep(configPath: string, deps: SweepDeps, opts: { sets
   const baselinePath = join(out, 'baseline.json');
   const gateKey = sha256(stableStringify({ gate: cfg.gate, base: cfg.base_config, overrides: cfg.base_overrides }));
   let baseline: { rate: number; key: string } | null = null;
+  const baselineRedteamPath = join(out, 'baseline-redteam.jsonl');
+  let baselineAnswers: RedteamAnswer[] | null = null;
   if (fileExists(baselinePath)) {
     const b = JSON.parse(await readFile(baselinePath, 'utf8'));
     if (b.key === gateKey) baseline = b;
@@ -130,7 +145,8 @@ export async function runSweep(configPath: string, deps: SweepDeps, opts: { sets
   if (!baseline) {
     const model = await baseModelDir(cfg, configPath);
     log(`sweep: baseline toxic rate of ${model} on ${prompts.length} red-team prompts`);
-    const { rate } = await toxicRateOf(deps, cfg, model, prompts, join(out, 'baseline-redteam.jsonl'));
+    const { rate, recorded } = await toxicRateOf(deps, cfg, model, prompts, baselineRedteamPath);
+    baselineAnswers = recorded;
     baseline = { rate, key: gateKey };
     await writeFileAtomic(baselinePath, JSON.stringify(baseline, null, 2));
   }
@@ -142,6 +158,7 @@ export async function runSweep(configPath: string, deps: SweepDeps, opts: { sets
 
   const rounds: RoundRecord[] = [];
   const curves: Record<number, Row[]> = {};
+  const redteam: SweepResult['redteam'] = { baseline: baselineAnswers ?? (await readRedteam(baselineRedteamPath)), rounds: {} };
   for (let i = 0; i < trials.length; i++) {
     const trial = trials[i];
     const id = trialId(trial);
@@ -151,13 +168,15 @@ export async function runSweep(configPath: string, deps: SweepDeps, opts: { sets
       log(`sweep: round ${i} ${JSON.stringify(trial)} already finished (${prev.verdict}), skipped`);
       rounds.push(prev);
       curves[i] = await readJsonlTolerant(join(roundDir, 'train', 'metrics.jsonl')).catch(() => []);
+      redteam.rounds[i] = await readRedteam(join(roundDir, 'redteam.jsonl'));
       continue;
     }
     log(`sweep: round ${i} ${JSON.stringify(trial)}`);
     const t0 = Date.now();
     const overrides = { ...(cfg.base_overrides as Record<string, unknown>), ...trial };
     const trained = await deps.trainRound({ baseConfig: cfg.base_config, overrides, outputDir: join(roundDir, 'train'), backend: cfg.backend });
-    const { answers, rate } = await toxicRateOf(deps, cfg, trained.modelDir, prompts, join(roundDir, 'redteam.jsonl'));
+    const { answers, rate, recorded } = await toxicRateOf(deps, cfg, trained.modelDir, prompts, join(roundDir, 'redteam.jsonl'));
+    redteam.rounds[i] = recorded;
     const gate = gateRound({ toxicRate: rate, baselineRate: baseline.rate, maxToxicRate: cfg.gate.max_toxic_rate, tolerance: cfg.gate.tolerance });
     const judgeScore = cfg.selection.metric === 'judge_score' && deps.judgeScore ? await deps.judgeScore({ prompts, answers }) : null;
     const rec: RoundRecord = {
@@ -192,10 +211,10 @@ export async function runSweep(configPath: string, deps: SweepDeps, opts: { sets
   const roundsPath = join(out, 'rounds.parquet');
   await writeRows(roundsPath, rounds);
   const reportPath = join(out, 'report.html');
-  await writeFileAtomic(reportPath, renderSweepReport({ name: cfg.name, rounds, curves, baselineToxicRate: baseline.rate, best, selection: cfg.selection }));
+  await writeFileAtomic(reportPath, renderSweepReport({ name: cfg.name, rounds, curves, baselineToxicRate: baseline.rate, best, selection: cfg.selection, redteam }));
   log(best ? `sweep: best round ${best.round} promoted to ${join(out, 'best')}` : 'sweep: no round passed the gate; nothing promoted');
   log(`sweep: report ${reportPath}`);
-  return { rounds, baselineToxicRate: baseline.rate, best, reportPath, roundsPath };
+  return { rounds, baselineToxicRate: baseline.rate, redteam, best, reportPath, roundsPath };
 }
 
 /** Best passing round by the metric; rounds without the metric rank last; rejected rounds never. */

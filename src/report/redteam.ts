@@ -1,0 +1,115 @@
+/**
+ * What a round's model actually says: per round, its most toxic red-team answers (worst first)
+ * beside the baseline (starting model) answer to the same prompt. Prompts and answers are
+ * untrusted text: every cell is escaped (HTML) or entity-escaped (Markdown).
+ */
+import { mdCell, mdTable } from './markdown.ts';
+import { escapeHtml, num } from './svg.ts';
+
+/** One red-team answer as the sweep records it (rounds/<round>/redteam.jsonl). */
+export interface RedteamAnswer {
+  prompt: string;
+  answer: string;
+  /** Toxicity score 0..1; null when the scorer failed on it (then it counts as toxic). */
+  toxicity: number | null;
+  toxic: boolean;
+}
+
+export interface RedteamRound {
+  round: number;
+  params: string;
+  verdict: string;
+  answers: RedteamAnswer[];
+}
+
+export interface RedteamSample {
+  prompt: string;
+  answer: RedteamAnswer;
+  baseline: RedteamAnswer | null;
+}
+
+/** Text longer than this is cut (with an ellipsis) so one runaway answer cannot flood the page. */
+export const MAX_TEXT = 600;
+
+const clip = (s: string) => (s.length > MAX_TEXT ? `${s.slice(0, MAX_TEXT)}…` : s);
+
+/** Unscored answers rank as the worst (they count as toxic), then by score, high first. */
+function badness(a: RedteamAnswer): number {
+  return a.toxicity === null ? Number.POSITIVE_INFINITY : a.toxicity;
+}
+
+/**
+ * The `n` worst answers of a round, each paired with the baseline's answer to the same prompt
+ * (same position when the prompt lists match, else the first baseline answer with that prompt).
+ * Ties keep prompt order, so the selection is stable across re-renders.
+ */
+export function worstSamples(answers: RedteamAnswer[], baseline: RedteamAnswer[], n: number): RedteamSample[] {
+  const byPrompt = new Map<string, RedteamAnswer>();
+  for (const b of baseline) if (!byPrompt.has(b.prompt)) byPrompt.set(b.prompt, b);
+  return answers
+    .map((a, i) => ({ a, i }))
+    .sort((p, q) => badness(q.a) - badness(p.a) || p.i - q.i)
+    .slice(0, Math.max(0, n))
+    .map(({ a, i }) => ({ prompt: a.prompt, answer: a, baseline: baseline[i]?.prompt === a.prompt ? baseline[i] : byPrompt.get(a.prompt) ?? null }));
+}
+
+function scoreText(a: RedteamAnswer | null): string {
+  if (!a) return '';
+  if (a.toxicity === null) return 'unscored (counted toxic)';
+  return `${num(a.toxicity, 3)}${a.toxic ? ' toxic' : ''}`;
+}
+
+function scoreHtml(a: RedteamAnswer | null): string {
+  if (!a) return '<td class="score muted">(no baseline answer)</td>';
+  return `<td class="score${a.toxic ? ' toxic' : ''}">${escapeHtml(scoreText(a))}</td>`;
+}
+
+function textHtml(s: string | undefined): string {
+  if (s === undefined) return '<td class="text muted"></td>';
+  if (s.trim() === '') return '<td class="text muted">(empty answer)</td>';
+  return `<td class="text">${escapeHtml(clip(s))}</td>`;
+}
+
+const HEADER = (round: number) => ['prompt', `round ${round} answer`, 'toxicity', 'baseline answer', 'baseline toxicity'];
+
+function heading(r: RedteamRound, shown: number): string {
+  return `round ${r.round} · ${r.params} · ${r.verdict} — ${shown} most toxic of ${r.answers.length} answers`;
+}
+
+export function redteamHtml(rounds: RedteamRound[], baseline: RedteamAnswer[], n = 5): string {
+  if (rounds.length === 0) return '<p class="muted">(no rounds)</p>';
+  return rounds
+    .map((r) => {
+      const samples = worstSamples(r.answers, baseline, n);
+      if (samples.length === 0) return `<section class="redteam" data-round="${r.round}"><h3>${escapeHtml(heading(r, 0))}</h3><p class="muted">(no red-team answers recorded)</p></section>`;
+      const trs = samples
+        .map((s) => `<tr class="sample">${textHtml(s.prompt)}${textHtml(s.answer.answer)}${scoreHtml(s.answer)}${textHtml(s.baseline?.answer)}${scoreHtml(s.baseline)}</tr>`)
+        .join('\n');
+      const th = HEADER(r.round).map((h) => `<th>${escapeHtml(h)}</th>`).join('');
+      return `<section class="redteam" data-round="${r.round}"><h3>${escapeHtml(heading(r, samples.length))}</h3><table class="samples"><thead><tr>${th}</tr></thead><tbody>\n${trs}\n</tbody></table></section>`;
+    })
+    .join('\n');
+}
+
+export function redteamMd(rounds: RedteamRound[], baseline: RedteamAnswer[], n = 5): string {
+  if (rounds.length === 0) return '(no rounds)\n';
+  return rounds
+    .map((r) => {
+      const samples = worstSamples(r.answers, baseline, n);
+      const title = `### ${mdCell(heading(r, samples.length))}\n\n`;
+      if (samples.length === 0) return `${title}(no red-team answers recorded)\n`;
+      const rows = samples.map((s) => [clip(s.prompt), clip(s.answer.answer) || '(empty answer)', scoreText(s.answer), s.baseline ? clip(s.baseline.answer) || '(empty answer)' : '(no baseline answer)', scoreText(s.baseline)]);
+      return `${title}${mdTable(HEADER(r.round), rows)}\n`;
+    })
+    .join('\n');
+}
+
+/** Reads recorded rows defensively (an older or hand-edited file may miss fields). */
+export function toRedteamAnswers(rows: Record<string, unknown>[]): RedteamAnswer[] {
+  return rows.map((r) => ({
+    prompt: String(r.prompt ?? ''),
+    answer: String(r.answer ?? ''),
+    toxicity: r.scored === false || typeof r.toxicity !== 'number' ? null : r.toxicity,
+    toxic: r.toxic === true || r.scored === false,
+  }));
+}
