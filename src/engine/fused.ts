@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { NATIVE } from './native/backend.ts';
+import { NATIVE, pool } from './native/backend.ts';
 import { loadNative, type NativeLib } from './native/lib.ts';
 
 /** The native library when the native backend is the active one. */
@@ -19,6 +19,9 @@ function f32(be: MathBackendCPU, t: tf.Tensor): Float32Array | null {
   const v = be.data.get(t.dataId).values;
   return t.dtype === 'float32' && v instanceof Float32Array ? v : null;
 }
+
+/** An output array from the native backend's pool (every fused kernel writes all of it). */
+const buf = (n: number) => pool.alloc('float32', n) as Float32Array;
 
 type Grad = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
 type Fn = (...args: (tf.Tensor | tf.GradSaveFunc)[]) => { value: tf.Tensor; gradFunc: Grad };
@@ -34,8 +37,8 @@ export function fusedRmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor
     const wt = wi as tf.Tensor;
     const H = wt.size;
     const rows = xt.size / H;
-    const y = new Float32Array(xt.size);
-    const rstd = new Float32Array(rows);
+    const y = buf(xt.size);
+    const rstd = buf(rows);
     lib.rmsnorm(f32(be, xt)!, f32(be, wt)!, y, rstd, rows, H, eps);
     const rs = tf.tensor1d(rstd);
     (save as tf.GradSaveFunc)([xt, wt, rs]);
@@ -44,8 +47,8 @@ export function fusedRmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor
       gradFunc: (dy, saved) => {
         const [sx, sw, srs] = saved;
         const dyv = f32(be, dy) ?? Float32Array.from(dy.dataSync());
-        const dx = new Float32Array(sx.size);
-        const dw = new Float32Array(H);
+        const dx = buf(sx.size);
+        const dw = buf(H);
         lib.rmsnormGradX(f32(be, sx)!, f32(be, sw)!, f32(be, srs)!, dyv, dx, rows, H);
         lib.rmsnormGradW(f32(be, sx)!, f32(be, srs)!, dyv, dw, rows, H);
         return [tf.tensor(dx, sx.shape, 'float32'), tf.tensor(dw, sw.shape, 'float32')];
@@ -62,22 +65,21 @@ export function fusedRope(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tens
   const [B, H, T, d] = x.shape;
   if (cos.shape[0] !== B || cos.shape[1] !== 1 || cos.shape[2] !== T || cos.shape[3] !== d || d % 2 !== 0) return null;
   const { lib, be } = n;
-  const cs = f32(be, cos)!;
-  const sn = f32(be, sin)!;
-  const op = custom((xi) => {
+  const op = custom((xi, save) => {
     const xt = xi as tf.Tensor;
-    const y = new Float32Array(xt.size);
-    lib.rope(f32(be, xt)!, cs, sn, y, B, H, T, d, 0);
+    const y = buf(xt.size);
+    lib.rope(f32(be, xt)!, f32(be, cos)!, f32(be, sin)!, y, B, H, T, d, 0);
+    // cos/sin are constants (no gradient), saved so they outlive the forward's tidy
+    (save as tf.GradSaveFunc)([cos, sin]);
     return {
       value: tf.tensor(y, xt.shape, 'float32'),
-      gradFunc: (dy) => {
-        const dx = new Float32Array(dy.size);
-        lib.rope(f32(be, dy) ?? Float32Array.from(dy.dataSync()), cs, sn, dx, B, H, T, d, 1);
+      gradFunc: (dy, [sc, ss]) => {
+        const dx = buf(dy.size);
+        lib.rope(f32(be, dy) ?? Float32Array.from(dy.dataSync()), f32(be, sc)!, f32(be, ss)!, dx, B, H, T, d, 1);
         return [tf.tensor(dx, dy.shape, 'float32')];
       },
     };
   });
-  // cos/sin are constants of the positions: the backward pass reads the arrays closed over here.
   return op(x);
 }
 
@@ -89,7 +91,7 @@ export function fusedSwiglu(g: tf.Tensor, u: tf.Tensor): tf.Tensor | null {
   const op = custom((gi, ui, save) => {
     const gt = gi as tf.Tensor;
     const ut = ui as tf.Tensor;
-    const y = new Float32Array(gt.size);
+    const y = buf(gt.size);
     lib.swiglu(f32(be, gt)!, f32(be, ut)!, y, y.length);
     (save as tf.GradSaveFunc)([gt, ut]);
     return {
@@ -97,8 +99,8 @@ export function fusedSwiglu(g: tf.Tensor, u: tf.Tensor): tf.Tensor | null {
       gradFunc: (dy, saved) => {
         const [sg, su] = saved;
         const dyv = f32(be, dy) ?? Float32Array.from(dy.dataSync());
-        const dg = new Float32Array(sg.size);
-        const du = new Float32Array(sg.size);
+        const dg = buf(sg.size);
+        const du = buf(sg.size);
         lib.swigluGrad(f32(be, sg)!, f32(be, su)!, dyv, dg, dg.length, 0);
         lib.swigluGrad(f32(be, sg)!, f32(be, su)!, dyv, du, du.length, 1);
         return [tf.tensor(dg, sg.shape, 'float32'), tf.tensor(du, su.shape, 'float32')];
@@ -116,23 +118,24 @@ export function fusedPickLogprobs(logits: tf.Tensor2D, targets: tf.Tensor1D): tf
   const n = active();
   if (!n || !f32(n.be, logits)) return null;
   const { lib, be } = n;
-  const tv = be.data.get(targets.dataId).values;
-  if (!(tv instanceof Int32Array)) return null;
+  const i32 = (t: tf.Tensor) => be.data.get(t.dataId).values as Int32Array;
+  if (!(i32(targets) instanceof Int32Array) || targets.dtype !== 'int32') return null;
   const [N, V] = logits.shape;
+  const tv = i32(targets);
   for (let i = 0; i < N; i++) if (tv[i] >= V) throw new Error(`target id ${tv[i]} is outside the vocabulary (size ${V})`);
   const op = custom((li, save) => {
     const lt = li as tf.Tensor;
-    const lp = new Float32Array(N);
-    const lse = new Float32Array(N);
+    const lp = buf(N);
+    const lse = buf(N);
     lib.logsoftmaxPick(f32(be, lt)!, tv, lp, lse, N, V);
     const lseT = tf.tensor1d(lse);
-    (save as tf.GradSaveFunc)([lt, lseT]);
+    (save as tf.GradSaveFunc)([lt, lseT, targets]);
     return {
       value: tf.tensor1d(lp),
       gradFunc: (dy, saved) => {
-        const [sl, sLse] = saved;
-        const dx = new Float32Array(N * V);
-        lib.logsoftmaxPickGrad(f32(be, sl)!, tv, f32(be, sLse)!, f32(be, dy) ?? Float32Array.from(dy.dataSync()), dx, N, V);
+        const [sl, sLse, st] = saved;
+        const dx = buf(N * V);
+        lib.logsoftmaxPickGrad(f32(be, sl)!, i32(st), f32(be, sLse)!, f32(be, dy) ?? Float32Array.from(dy.dataSync()), dx, N, V);
         return [tf.tensor2d(dx, [N, V])];
       },
     };
@@ -154,6 +157,17 @@ export function fusedAdamW(p: tf.Variable, m: tf.Variable, v: tf.Variable, g: tf
   if (arrays.some((a) => a === null) || !gv) return false;
   if ([p, m, v].some((t) => be.refCount(t.dataId) !== 1)) return false;
   const [pv, mv, vv] = arrays as Float32Array[];
+  if ([pv, mv, vv].some((a) => pool.isPinned(a))) {
+    // someone holds these arrays (a checkpoint read them out): update copies, then swap them in
+    const [pc, mc, vc] = [pv.slice(), mv.slice(), vv.slice()];
+    lib.adamw(pc, mc, vc, gv, pc.length, h.lr, h.wd, h.b1, h.b2, h.eps, h.bc1, h.sqrtBc2);
+    tf.tidy(() => {
+      p.assign(tf.tensor(pc, p.shape, 'float32'));
+      m.assign(tf.tensor(mc, m.shape, 'float32'));
+      v.assign(tf.tensor(vc, v.shape, 'float32'));
+    });
+    return true;
+  }
   lib.adamw(pv, mv, vv, gv, pv.length, h.lr, h.wd, h.b1, h.b2, h.eps, h.bc1, h.sqrtBc2);
   return true;
 }

@@ -21,6 +21,8 @@ import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone registers no gradients; this module does (see its comment).
 import '../engine/tfjs.ts';
 import { fusedRmsNorm, fusedRope, fusedSwiglu } from '../engine/fused.ts';
+import { recomputeInBackward } from '../engine/recompute.ts';
+import type { Rng } from '../train/rng.ts';
 import { type ModelConfig, paramShapes } from './config.ts';
 import type { HostTensor } from './safetensors.ts';
 import { UserError } from '../util/errors.ts';
@@ -234,6 +236,12 @@ export interface ForwardOptions {
    * uses it to run the lm_head (and hold its [n, V] logits and gradient) only where labels train.
    */
   logitRows?: tf.Tensor1D;
+  /**
+   * Gradient checkpointing (training): each layer keeps only its input and recomputes its
+   * activations in the backward pass. `variables(i)` are the trainable tensors layer i reads
+   * (its weights and adapters); `rng` is replayed so the recompute draws the same dropout.
+   */
+  checkpoint?: { variables: (layer: number) => tf.Variable[]; rng?: Rng };
 }
 
 /** Per-layer keys/values after RoPE, [B, kvHeads, past, headDim], kept across forward calls. */
@@ -268,6 +276,17 @@ export class KVCache {
 }
 
 const NEG = -1e9;
+
+/** What every layer of one forward pass shares. */
+interface BlockContext {
+  B: number;
+  T: number;
+  cos: tf.Tensor;
+  sin: tf.Tensor;
+  bias: tf.Tensor;
+  hook: ForwardOptions['linearHook'];
+  cache?: KVCache;
+}
 
 export class LlamaModel {
   readonly config: ModelConfig;
@@ -361,14 +380,52 @@ export class LlamaModel {
     return tf.mul(tf.sub(1, tf.cast(allowed, 'float32')), NEG);
   }
 
-  /** ids [B, T] int32 -> logits [B, T, V] float32 (or [B, 1, V] with lastOnly). */
-  forward(ids: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
+  /** One decoder layer: x + attention(rmsnorm(x)), then + mlp(rmsnorm(.)). x [B, T, H]. */
+  private block(i: number, xIn: tf.Tensor, ctx: BlockContext): tf.Tensor {
     const c = this.config;
-    const [B, T] = ids.shape;
+    const { B, T, cos, sin, bias, hook, cache } = ctx;
     const A = c.numHeads;
     const K = c.numKvHeads;
     const rep = A / K;
     const hd = c.headDim;
+    const scale = 1 / Math.sqrt(hd);
+    const p = `model.layers.${i}.`;
+    let x = xIn;
+    // ---- attention ----
+    const h = rmsNorm(x, this.p(`${p}input_layernorm.weight`), c.rmsNormEps);
+    let q = tf.reshape(this.proj(`${p}self_attn.q_proj`, h, hook), [B, T, A, hd]);
+    let k = tf.reshape(this.proj(`${p}self_attn.k_proj`, h, hook), [B, T, K, hd]);
+    let v = tf.reshape(this.proj(`${p}self_attn.v_proj`, h, hook), [B, T, K, hd]);
+    if (c.qkNorm) {
+      q = rmsNorm(q, this.p(`${p}self_attn.q_norm.weight`), c.rmsNormEps);
+      k = rmsNorm(k, this.p(`${p}self_attn.k_norm.weight`), c.rmsNormEps);
+    }
+    q = applyRope(tf.transpose(q, [0, 2, 1, 3]), cos, sin); // [B, A, T, hd]
+    k = applyRope(tf.transpose(k, [0, 2, 1, 3]), cos, sin); // [B, K, T, hd]
+    v = tf.transpose(v, [0, 2, 1, 3]); // [B, K, T, hd]
+    if (cache) [k, v] = cache.append(i, k as tf.Tensor4D, v as tf.Tensor4D); // [B, K, S, hd]
+    const S = k.shape[2] as number;
+    // GQA without copying k/v: the `rep` query heads sharing kv head g are stacked along T.
+    const qg = tf.reshape(tf.mul(q, scale), [B, K, rep * T, hd]);
+    const explicit = explicitTransposes();
+    const scores = tf.reshape(explicit ? matmul(qg, transposeLast2(k)) : tf.matMul(qg, k, false, true), [B, A, T, S]);
+    const att = tf.reshape(tf.softmax(tf.add(scores, bias), -1), [B, K, rep * T, S]);
+    const av = explicit ? matmul(att, v) : tf.matMul(att, v);
+    const o = tf.reshape(tf.transpose(tf.reshape(av, [B, A, T, hd]), [0, 2, 1, 3]), [B, T, A * hd]);
+    x = tf.add(x, this.proj(`${p}self_attn.o_proj`, o, hook));
+    // ---- SwiGLU MLP ----
+    const h2 = rmsNorm(x, this.p(`${p}post_attention_layernorm.weight`), c.rmsNormEps);
+    const g = this.proj(`${p}mlp.gate_proj`, h2, hook);
+    const u = this.proj(`${p}mlp.up_proj`, h2, hook);
+    const act = fusedSwiglu(g, u) ?? tf.mul(tf.mul(g, tf.sigmoid(g)), u); // silu(g) * u
+    x = tf.add(x, this.proj(`${p}mlp.down_proj`, act, hook));
+    return x;
+  }
+
+  /** ids [B, T] int32 -> logits [B, T, V] float32 (or [B, 1, V] with lastOnly). */
+  forward(ids: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
+    const c = this.config;
+    const [B, T] = ids.shape;
     const cache = opts.cache;
     const past = cache?.length ?? 0;
     const hook = opts.linearHook;
@@ -380,38 +437,20 @@ export class LlamaModel {
       const positions = opts.positionIds ?? (tf.tile(tf.reshape(tf.add(tf.range(0, T, 1, 'int32'), past), [1, T]), [B, 1]) as tf.Tensor2D);
       const [cos, sin] = ropeTables(positions, this.invFreq); // [B, 1, T, hd]
       const bias = this.attentionBias(B, T, past, opts); // [B|1, 1, T, past+T]
-      const scale = 1 / Math.sqrt(hd);
 
+      const ctx: BlockContext = { B, T, cos, sin, bias, hook, cache };
+      const ck = opts.checkpoint;
       for (let i = 0; i < c.numLayers; i++) {
-        const p = `model.layers.${i}.`;
-        // ---- attention ----
-        const h = rmsNorm(x, this.p(`${p}input_layernorm.weight`), c.rmsNormEps);
-        let q = tf.reshape(this.proj(`${p}self_attn.q_proj`, h, hook), [B, T, A, hd]);
-        let k = tf.reshape(this.proj(`${p}self_attn.k_proj`, h, hook), [B, T, K, hd]);
-        let v = tf.reshape(this.proj(`${p}self_attn.v_proj`, h, hook), [B, T, K, hd]);
-        if (c.qkNorm) {
-          q = rmsNorm(q, this.p(`${p}self_attn.q_norm.weight`), c.rmsNormEps);
-          k = rmsNorm(k, this.p(`${p}self_attn.k_norm.weight`), c.rmsNormEps);
+        if (ck && !cache) {
+          // Gradient checkpointing: keep only the layer's input; backward recomputes the rest.
+          const run = (xi: tf.Tensor, [cs, sn, bs]: tf.Tensor[]) => this.block(i, xi, { ...ctx, cos: cs, sin: sn, bias: bs });
+          x = recomputeInBackward(run, x, [cos, sin, bias], ck.variables(i), ck.rng) as tf.Tensor3D;
+        } else {
+          // A tidy per layer frees its intermediates now, not at the end of the whole forward
+          // (what backward needs is saved by each op and survives the tidy).
+          const xi = x;
+          x = tf.tidy(() => this.block(i, xi, ctx)) as tf.Tensor3D;
         }
-        q = applyRope(tf.transpose(q, [0, 2, 1, 3]), cos, sin); // [B, A, T, hd]
-        k = applyRope(tf.transpose(k, [0, 2, 1, 3]), cos, sin); // [B, K, T, hd]
-        v = tf.transpose(v, [0, 2, 1, 3]); // [B, K, T, hd]
-        if (cache) [k, v] = cache.append(i, k as tf.Tensor4D, v as tf.Tensor4D); // [B, K, S, hd]
-        const S = k.shape[2] as number;
-        // GQA without copying k/v: the `rep` query heads sharing kv head g are stacked along T.
-        const qg = tf.reshape(tf.mul(q, scale), [B, K, rep * T, hd]);
-        const explicit = explicitTransposes();
-        const scores = tf.reshape(explicit ? matmul(qg, transposeLast2(k)) : tf.matMul(qg, k, false, true), [B, A, T, S]);
-        const att = tf.reshape(tf.softmax(tf.add(scores, bias), -1), [B, K, rep * T, S]);
-        const av = explicit ? matmul(att, v) : tf.matMul(att, v);
-        const o = tf.reshape(tf.transpose(tf.reshape(av, [B, A, T, hd]), [0, 2, 1, 3]), [B, T, A * hd]);
-        x = tf.add(x, this.proj(`${p}self_attn.o_proj`, o, hook));
-        // ---- SwiGLU MLP ----
-        const h2 = rmsNorm(x, this.p(`${p}post_attention_layernorm.weight`), c.rmsNormEps);
-        const g = this.proj(`${p}mlp.gate_proj`, h2, hook);
-        const u = this.proj(`${p}mlp.up_proj`, h2, hook);
-        const act = fusedSwiglu(g, u) ?? tf.mul(tf.mul(g, tf.sigmoid(g)), u); // silu(g) * u
-        x = tf.add(x, this.proj(`${p}mlp.down_proj`, act, hook));
       }
       if (cache) cache.length = past + T;
       let xf = rmsNorm(x, this.p('model.norm.weight'), c.rmsNormEps);

@@ -17,7 +17,7 @@ import { applyColumns, describeFormatChoice, mappedFormat, promptMessages, toExa
 import { readAllRows, type Row } from '../data/io.ts';
 import { initBackend } from '../engine/backend.ts';
 import { loadModel, saveModel } from '../model/checkpoint.ts';
-import type { LlamaModel } from '../model/llama.ts';
+import type { ForwardOptions, LlamaModel } from '../model/llama.ts';
 import { sequenceLogprobs, targetLogprobs } from '../model/logprobs.ts';
 import { loadTokenizer, type Tokenizer } from '../model/tokenizer.ts';
 import { UserError } from '../util/errors.ts';
@@ -26,7 +26,7 @@ import { KTO_SCHEMA, type KtoConfig } from './kto-config.ts';
 import { desirableRatioWarning, klPairIndex, ktoBatchStats, ktoLoss } from './kto-loss.ts';
 import { LoraAdapters } from './lora.ts';
 import { neftuneHook } from './neftune.ts';
-import { selectParams } from './params.ts';
+import { checkpointOption, selectParams } from './params.ts';
 import { resolveReferenceHash, hashTokenizedRows, lookupRefCache, refCacheKey, writeRefCache, type RefCacheParts, type RefLogps } from './ref-cache.ts';
 import { Rng } from './rng.ts';
 import { tokenizePromptCompletion } from './tokenize.ts';
@@ -212,7 +212,7 @@ function padSequences(seqs: { prompt: number[]; completion: number[] }[], padId:
 }
 
 /** Summed completion log-probs per row, [B], from a forward pass (carries the gradient). */
-export function completionLogps(model: LlamaModel, p: { B: number; T: number; ids: Int32Array; targets: Int32Array }, opts: { embedHook?: (e: tf.Tensor3D) => tf.Tensor3D; linearHook?: (n: string, x: tf.Tensor, y: tf.Tensor) => tf.Tensor } = {}): tf.Tensor1D {
+export function completionLogps(model: LlamaModel, p: { B: number; T: number; ids: Int32Array; targets: Int32Array }, opts: Pick<ForwardOptions, 'embedHook' | 'linearHook' | 'checkpoint'> = {}): tf.Tensor1D {
   return tf.tidy(() => {
     const ids = tf.tensor2d(p.ids, [p.B, p.T], 'int32');
     // Logits only at completion positions; each one's log-prob is summed into its row by a
@@ -269,7 +269,7 @@ export function buildKtoTask(model: LlamaModel, cfg: KtoConfig, data: KtoData, r
     };
   };
 
-  const batchLoss = (b: KtoBatch, opts: { embedHook?: (e: tf.Tensor3D) => tf.Tensor3D; linearHook?: (n: string, x: tf.Tensor, y: tf.Tensor) => tf.Tensor }) => {
+  const batchLoss = (b: KtoBatch, opts: Pick<ForwardOptions, 'embedHook' | 'linearHook' | 'checkpoint'>) => {
     const pol = completionLogps(model, b, opts);
     const out = ktoLoss({ policyLogps: pol, referenceLogps: b.refLogps, labels: b.labels, policyKlLogps: withKl ? b.policyKlLogps : undefined, referenceKlLogps: withKl ? b.refKlLogps : undefined }, lossParams);
     return { ...out, pol };
@@ -282,7 +282,7 @@ export function buildKtoTask(model: LlamaModel, cfg: KtoConfig, data: KtoData, r
     weight: (b) => b.B,
     tokens: (b) => b.completionTokens,
     loss: (b, ctx) => {
-      const out = batchLoss(b, { embedHook: neftuneHook(cfg.neftune_noise_alpha, b.tokenSegLen, ctx.rng), linearHook: lora?.hook(ctx.rng) });
+      const out = batchLoss(b, { embedHook: neftuneHook(cfg.neftune_noise_alpha, b.tokenSegLen, ctx.rng), linearHook: lora?.hook(ctx.rng), checkpoint: checkpointOption(cfg.gradient_checkpointing, params, ctx.rng) });
       // Kept past variableGrads' scope; read and disposed in deferredLogs.
       const pol = tf.keep(out.pol);
       const rewards = tf.keep(out.rewards);

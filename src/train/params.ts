@@ -11,6 +11,8 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../util/errors.ts';
 import { decaysByDefault, type OptimParam } from './optim.ts';
 import type { ParamGroupConfig } from './sft-config.ts';
+import type { ForwardOptions } from '../model/llama.ts';
+import type { Rng } from './rng.ts';
 
 const LAYER_RE = /^model\.layers\.(\d+)\./;
 
@@ -81,4 +83,21 @@ export function selectParams(params: Map<string, tf.Variable>, o: SelectOptions)
     if (!g.used) throw new UserError(`${o.source}: key 'param_groups[${i}].pattern': '${g.pattern}' matches no trainable parameter`);
   });
   return out;
+}
+
+/**
+ * The forward pass's gradient-checkpointing option for a set of trainable parameters: layer i
+ * recomputes its activations in backward and gets the gradients of the parameters named
+ * model.layers.<i>.* (weights or LoRA adapters). Undefined when checkpointing is off.
+ */
+export function checkpointOption(enabled: boolean, params: readonly OptimParam[], rng: Rng): ForwardOptions['checkpoint'] {
+  if (!enabled) return undefined;
+  const byLayer = new Map<number, tf.Variable[]>();
+  for (const p of params) {
+    const m = /^model\.layers\.(\d+)\./.exec(p.name);
+    if (!m) continue;
+    const i = Number(m[1]);
+    byLayer.set(i, [...(byLayer.get(i) ?? []), p.variable]);
+  }
+  return { variables: (i) => byLayer.get(i) ?? [], rng };
 }

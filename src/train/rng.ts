@@ -38,6 +38,11 @@ export class Rng {
     return [this.s[0], this.s[1], this.s[2], this.s[3]];
   }
 
+  /** Rewinds (or forwards) the stream to a state taken with state(). */
+  setState(state: RngState): void {
+    this.s = new Uint32Array(state);
+  }
+
   /** Next uint32. */
   nextU32(): number {
     const s = this.s;

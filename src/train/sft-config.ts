@@ -36,6 +36,7 @@ export interface CommonTrainConfig extends TrainLoopConfig {
   model: string;
   max_length: number;
   neftune_noise_alpha: number;
+  gradient_checkpointing: boolean;
   weight_decay: number;
   backend: string;
   lora?: LoraConfig;
@@ -79,6 +80,7 @@ export const TRAIN_LOOP_SCHEMA: Schema = {
   max_grad_norm: { type: 'number', min: 0, default: 1, help: 'clip the global gradient norm to this; 0 turns clipping off' },
   max_length: { type: 'integer', min: 2, default: 1024, help: 'longest tokenized example (or packed sequence); longer ones are truncated' },
   neftune_noise_alpha: { type: 'number', min: 0, default: 0, help: 'NEFTune noise alpha on the embeddings during training (0 = off; the Llama-3-Motif SFT recipe uses 8)' },
+  gradient_checkpointing: { type: 'boolean', default: false, help: 'keep only each layer\'s input and recompute its activations in the backward pass: less memory for long sequences, ~30% more compute' },
   shuffle: { type: 'boolean', default: true, help: 'shuffle the training set every epoch (seeded); false keeps file order' },
   seed: { type: 'integer', default: 42, help: 'seed for shuffling, the eval split, NEFTune noise and LoRA init/dropout' },
   logging_steps: { type: 'integer', min: 1, default: 10, help: 'write a metrics.jsonl line every this many steps' },

@@ -15,14 +15,14 @@ import { applyColumns, describeFormatChoice, mappedFormat, toExample, type Colum
 import { readAllRows } from '../data/io.ts';
 import { initBackend } from '../engine/backend.ts';
 import { loadModel, saveModel } from '../model/checkpoint.ts';
-import type { LlamaModel } from '../model/llama.ts';
+import type { ForwardOptions, LlamaModel } from '../model/llama.ts';
 import { targetLogprobs } from '../model/logprobs.ts';
 import { loadTokenizer, type Tokenizer } from '../model/tokenizer.ts';
 import { UserError } from '../util/errors.ts';
 import { collate, IGNORE_INDEX, packExamples, toUnit, trainedPositions, type Batch, type TokenizedExample, type Unit } from './data.ts';
 import { LoraAdapters } from './lora.ts';
 import { neftuneHook } from './neftune.ts';
-import { selectParams } from './params.ts';
+import { checkpointOption, selectParams } from './params.ts';
 import { Rng } from './rng.ts';
 import { SFT_SCHEMA, type SftConfig } from './sft-config.ts';
 import { tokenizeChatForTraining } from './tokenize.ts';
@@ -114,6 +114,7 @@ export function shiftedTargets(batch: Batch): Int32Array {
 export interface SftForwardHooks {
   embedHook?: (e: tf.Tensor3D) => tf.Tensor3D;
   linearHook?: (name: string, x: tf.Tensor, y: tf.Tensor) => tf.Tensor;
+  checkpoint?: ForwardOptions['checkpoint'];
 }
 
 /** Sum over the batch's trained tokens of -log p(token | prefix), as a scalar. */
@@ -131,6 +132,7 @@ export function sftLossSum(model: LlamaModel, batch: Batch, hooks: SftForwardHoo
       segmentIds: batch.segmentIds ? tf.tensor2d(batch.segmentIds, [B, T], 'int32') : undefined,
       positionIds: batch.positionIds ? tf.tensor2d(batch.positionIds, [B, T], 'int32') : undefined,
       logitRows: tf.tensor1d(rows, 'int32'),
+      checkpoint: hooks.checkpoint,
     });
     return tf.neg(tf.sum(targetLogprobs(logits, tf.tensor2d(targets, [1, rows.length], 'int32')))) as tf.Scalar;
   });
@@ -187,6 +189,7 @@ export function buildSftTask(model: LlamaModel, cfg: SftConfig, data: SftData, p
       const sum = sftLossSum(model, b, {
         embedHook: neftuneHook(cfg.neftune_noise_alpha, b.tokenSegLen, ctx.rng),
         linearHook: lora?.hook(ctx.rng),
+        checkpoint: checkpointOption(cfg.gradient_checkpointing, params, ctx.rng),
       });
       return { loss: tf.div(sum, ctx.normalizer) as tf.Scalar };
     },

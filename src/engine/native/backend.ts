@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { totalmem } from 'node:os';
 import { loadNative, type NativeLib } from './lib.ts';
 
 export const NATIVE = 'native';
@@ -17,6 +18,108 @@ type KernelFn = (args: KernelArgs) => Info | Info[];
 /** The values array of a tensor on the native backend. */
 export function valuesOf(backend: MathBackendCPU, t: Info): tf.backend_util.BackendValues {
   return backend.data.get(t.dataId).values as tf.backend_util.BackendValues;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Buffer pool                                                                               */
+/* ---------------------------------------------------------------------------------------- */
+
+/**
+ * Reuses the output arrays of native kernels once their tensor is disposed, by exact length.
+ * Without it, dead arrays wait for V8's garbage collector (a 0.5B forward left 2.5 GB of them)
+ * and every fresh array pays its page faults again. An array is only recycled when nothing else
+ * can still see it: one that was read out (dataSync/data: the caller may keep it) or that a view
+ * was taken of (the cpu kernels' zero-copy Slice) is pinned and left to the GC.
+ */
+class BufferPool {
+  private readonly owned = new WeakMap<ArrayBuffer, Float32Array | Int32Array>();
+  private readonly pinned = new WeakSet<ArrayBuffer>();
+  private readonly free = new Map<string, (Float32Array | Int32Array)[]>();
+  private freeBytes = 0;
+  constructor(private readonly maxFreeBytes: number) {}
+
+  alloc(dtype: string, n: number): Float32Array | Int32Array {
+    const key = `${dtype === 'int32' ? 'i' : 'f'}${n}`;
+    const hit = this.free.get(key)?.pop();
+    if (hit) {
+      this.freeBytes -= hit.byteLength;
+      return hit;
+    }
+    const a = dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
+    if (n >= 1024) this.owned.set(a.buffer as ArrayBuffer, a);
+    return a;
+  }
+
+  /** A zero-filled array (recycled ones hold old values). */
+  zeros(dtype: string, n: number): Float32Array | Int32Array {
+    const a = this.alloc(dtype, n);
+    a.fill(0);
+    return a;
+  }
+
+  /** The values of a tensor are leaving the backend's control (read out, or viewed). */
+  pin(values: unknown): void {
+    if (ArrayBuffer.isView(values)) this.pinned.add(values.buffer as ArrayBuffer);
+  }
+
+  isPinned(values: ArrayBufferView): boolean {
+    return this.pinned.has(values.buffer as ArrayBuffer);
+  }
+
+  /** Values stored for a new tensor: a view into a pooled array pins that array. */
+  noteStored(values: unknown): void {
+    if (!ArrayBuffer.isView(values)) return;
+    const own = this.owned.get(values.buffer as ArrayBuffer);
+    if (own && own !== values) this.pinned.add(values.buffer as ArrayBuffer);
+  }
+
+  release(values: unknown): void {
+    if (!ArrayBuffer.isView(values)) return;
+    const buf = values.buffer as ArrayBuffer;
+    if (this.owned.get(buf) !== values || this.pinned.has(buf)) return;
+    if (this.freeBytes + values.byteLength > this.maxFreeBytes) return;
+    const a = values as Float32Array | Int32Array;
+    const key = `${a instanceof Int32Array ? 'i' : 'f'}${a.length}`;
+    const list = this.free.get(key) ?? [];
+    list.push(a);
+    this.free.set(key, list);
+    this.freeBytes += a.byteLength;
+  }
+
+  /** Drops every free array (the GC takes them). */
+  clear(): void {
+    this.free.clear();
+    this.freeBytes = 0;
+  }
+}
+
+/** The native backend's pool: free arrays up to 1/8 of RAM. */
+export const pool = new BufferPool(Math.floor(totalmem() / 8));
+
+/** tfjs-backend-cpu's storage with pooled, pin-safe buffers (see BufferPool). */
+export class NativeBackend extends MathBackendCPU {
+  override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): tf.DataId {
+    pool.noteStored(values);
+    return super.write(values, shape, dtype);
+  }
+  override move(dataId: tf.DataId, values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType, refCount: number): void {
+    pool.noteStored(values);
+    super.move(dataId, values, shape, dtype, refCount);
+  }
+  override readSync(dataId: tf.DataId): tf.backend_util.BackendValues {
+    const v = super.readSync(dataId);
+    pool.pin(v);
+    return v;
+  }
+  override async read(dataId: tf.DataId): Promise<tf.backend_util.BackendValues> {
+    return this.readSync(dataId);
+  }
+  override disposeData(dataId: tf.DataId, force = false): boolean {
+    const values = this.data.has(dataId) ? this.data.get(dataId).values : undefined;
+    const done = super.disposeData(dataId, force);
+    if (done && values !== undefined && !this.data.has(dataId)) pool.release(values);
+    return done;
+  }
 }
 
 const i64 = (xs: number[]) => BigInt64Array.from(xs, (x) => BigInt(x));
@@ -31,8 +134,9 @@ function is4Byte(backend: MathBackendCPU, t: Info): boolean {
   return (t.dtype === 'float32' && v instanceof Float32Array) || (t.dtype === 'int32' && v instanceof Int32Array);
 }
 function alloc(dtype: string, n: number): Float32Array | Int32Array {
-  return dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
+  return pool.alloc(dtype, n);
 }
+const allocF32 = (n: number) => pool.alloc('float32', n) as Float32Array;
 
 /* ---------------------------------------------------------------------------------------- */
 /* Broadcasting helpers                                                                      */
@@ -88,7 +192,7 @@ function binaryKernel(lib: NativeLib, op: number, fallback: KernelFn): KernelFn 
     if (!isF32(be, a, b)) return fallback(args);
     const out = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
     const n = size(out);
-    const y = new Float32Array(n);
+    const y = allocF32(n);
     if (n > 0) {
       const [S, A, B] = collapse(out, broadcastStrides(a.shape, out), broadcastStrides(b.shape, out));
       if (S.length > 16) return fallback(args);
@@ -103,7 +207,7 @@ function unaryKernel(lib: NativeLib, op: number, fallback: KernelFn): KernelFn {
     const { x } = args.inputs;
     const be = args.backend;
     if (!isF32(be, x)) return fallback(args);
-    const y = new Float32Array(size(x.shape));
+    const y = allocF32(size(x.shape));
     lib.unary(op, valuesOf(be, x) as Float32Array, y, y.length);
     return be.makeTensorInfo(x.shape, 'float32', y);
   };
@@ -122,7 +226,7 @@ function reduceKernel(lib: NativeLib, name: string, op: number, fallback: Kernel
     const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
     const reduced = axes.reduce((s, i) => s * x.shape[i], 1);
     const kept = size(x.shape) / reduced;
-    const y = new Float32Array(kept);
+    const y = allocF32(kept);
     const xv = valuesOf(be, x) as Float32Array;
     const inner = axes.every((a, i) => a === rank - axes.length + i);
     const outer = axes.every((a, i) => a === i);
@@ -132,7 +236,7 @@ function reduceKernel(lib: NativeLib, name: string, op: number, fallback: Kernel
     else {
       // move the reduced axes last, then reduce the inner block
       const perm = [...[...Array(rank).keys()].filter((i) => !axes.includes(i)), ...axes];
-      const t = new Float32Array(xv.length);
+      const t = allocF32(xv.length);
       lib.transpose(xv, t, rank, i64(x.shape), Int32Array.from(perm));
       lib.reduceInner(op, t, y, kept, reduced);
     }
@@ -159,9 +263,8 @@ function batchMatMul(lib: NativeLib, fallback: KernelFn): KernelFn {
     const batch = tf.backend_util.assertAndGetBroadcastShape(batchA, batchB);
     const nb = size(batch);
     const outShape = [...batch, M, N];
-    const c = new Float32Array(nb * M * N);
-    if (c.length === 0) return be.makeTensorInfo(outShape, 'float32', c);
-    if (K === 0) return be.makeTensorInfo(outShape, 'float32', c);
+    const c = (K === 0 ? pool.zeros('float32', nb * M * N) : allocF32(nb * M * N)) as Float32Array;
+    if (c.length === 0 || K === 0) return be.makeTensorInfo(outShape, 'float32', c);
     // element offset of each batch entry's matrix in a and b (broadcast axes repeat it)
     const sa = broadcastStrides(batchA, batch);
     const sb = broadcastStrides(batchB, batch);
@@ -195,7 +298,7 @@ function softmaxKernel(lib: NativeLib, fallback: KernelFn): KernelFn {
     const rank = logits.shape.length;
     if (!isF32(be, logits) || (dim !== -1 && dim !== rank - 1) || size(logits.shape) === 0) return fallback(args);
     const n = logits.shape[rank - 1];
-    const y = new Float32Array(size(logits.shape));
+    const y = allocF32(size(logits.shape));
     lib.softmax(valuesOf(be, logits) as Float32Array, y, y.length / n, n);
     return be.makeTensorInfo(logits.shape, 'float32', y);
   };
@@ -276,7 +379,7 @@ function addNKernel(lib: NativeLib, fallback: KernelFn): KernelFn {
     const xs = Object.values(args.inputs) as Info[];
     if (xs.length === 0 || !isF32(be, ...xs)) return fallback(args);
     const n = size(xs[0].shape);
-    const y = new Float32Array(n);
+    const y = allocF32(n);
     y.set(valuesOf(be, xs[0]) as Float32Array);
     const one = i64([n]);
     const unit = i64([1]);
@@ -316,7 +419,7 @@ function scatterKernel(lib: NativeLib, fallback: KernelFn): KernelFn {
     const w = size(shape.slice(1));
     if (size(updates.shape) !== n * w) return fallback(args);
     for (let i = 0; i < n; i++) if (ids[i] < 0 || ids[i] >= shape[0]) throw new Error(`ScatterNd: index ${ids[i]} is out of range [0, ${shape[0]})`);
-    const y = new Float32Array(size(shape));
+    const y = pool.zeros('float32', size(shape)) as Float32Array;
     if (n > 0) lib.scatterAddRows(valuesOf(be, updates) as Float32Array, ids as Int32Array, y, n, w);
     return be.makeTensorInfo(shape, 'float32', y);
   };
@@ -332,7 +435,7 @@ let registered = false;
 export function registerNativeBackend(): NativeLib {
   const lib = loadNative();
   if (registered) return lib;
-  tf.registerBackend(NATIVE, () => new MathBackendCPU(), 1);
+  tf.registerBackend(NATIVE, () => new NativeBackend(), 1);
   const cpuKernels = new Map<string, KernelFn>();
   for (const k of tf.getKernelsForBackend('cpu')) {
     cpuKernels.set(k.kernelName, k.kernelFunc as unknown as KernelFn);

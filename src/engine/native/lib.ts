@@ -18,7 +18,9 @@ export function installHint(): string {
 
 /** Candidate BLAS libraries, in order; KO_ALIGN_BLAS first when set. */
 export function blasCandidates(): string[] {
-  const env = process.env.KO_ALIGN_BLAS ? [process.env.KO_ALIGN_BLAS] : [];
+  // An explicitly named BLAS is the only one tried (a typo should fail, not fall through).
+  if (process.env.KO_ALIGN_BLAS) return [process.env.KO_ALIGN_BLAS];
+  const env: string[] = [];
   if (process.platform === 'darwin') {
     return [...env, '/opt/homebrew/opt/openblas/lib/libopenblas.dylib', '/usr/local/opt/openblas/lib/libopenblas.dylib', '/System/Library/Frameworks/Accelerate.framework/Accelerate'];
   }
@@ -99,7 +101,10 @@ function open(): NativeLib {
   const blasOpen = lib.func('int ko_blas_open(const char *path)');
   const candidates = blasCandidates();
   const blasPath = candidates.find((p) => (p.startsWith('/System/') || existsSync(p)) && blasOpen(p) === 0);
-  if (!blasPath) throw new NativeUnavailable(`no BLAS library with cblas_sgemm found; ${installHint()}`);
+  if (!blasPath) {
+    const named = process.env.KO_ALIGN_BLAS ? ` (KO_ALIGN_BLAS=${process.env.KO_ALIGN_BLAS} could not be opened or lacks cblas_sgemm)` : '';
+    throw new NativeUnavailable(`no BLAS library with cblas_sgemm found${named}; ${installHint()}`);
+  }
   const threads = blasThreads();
   lib.func('void ko_blas_threads(int n)')(threads);
   const f = (sig: string) => lib.func(sig) as (...args: unknown[]) => unknown;
