@@ -1,8 +1,8 @@
 /**
  * Forward and training-step throughput of the 7M-parameter bench model (vocab 8192, hidden 256,
- * 4 layers, 8 heads / 4 KV heads, intermediate 688, 256 tokens) on the wasm backend, with the
+ * 4 layers, 8 heads / 4 KV heads, intermediate 688, 256 tokens) on KO_ALIGN_BENCH_BACKEND (auto), with the
  * same quantities measured by the PyTorch reference (llama_ref.py's Model, float32, one thread
- * to match wasm's one thread) when /usr/bin/python3 with torch is available.
+ * with as many threads as ours) when /usr/bin/python3 with torch is available.
  *
  *   npm run bench forward               (KO_ALIGN_BENCH_NAIVE=1 also times tfjs's own matMul gradient)
  */
@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../src/engine/backend.ts';
+import { loadNative } from '../src/engine/native/lib.ts';
 import { LlamaModel, engineOptions } from '../src/model/llama.ts';
 import { randomModelTensors, type TinyModelSpec } from '../src/model/init.ts';
 import { tokenLogprobs } from '../src/model/logprobs.ts';
@@ -95,13 +96,13 @@ interface TorchNumbers {
   threads: number;
 }
 
-function torchReference(dir: string): TorchNumbers | string {
+function torchReference(dir: string, threads: number): TorchNumbers | string {
   if (!existsSync(PYTHON) || !existsSync(REF)) return `no ${PYTHON} or ${REF}`;
   const code = `
 import sys, json, time, resource
 sys.path.insert(0, ${JSON.stringify(join(REF, '..'))})
 import torch, llama_ref as R
-torch.set_num_threads(1)
+torch.set_num_threads(${threads})
 m = R.load(${JSON.stringify(dir)}); m.float()
 V = m.cfg["vocab_size"]; T = ${SEQ}
 g = torch.Generator().manual_seed(0)
@@ -134,7 +135,9 @@ print(json.dumps(out))
 }
 
 export async function run(): Promise<BenchRow[]> {
-  const backend = await initBackend(process.env.KO_ALIGN_BENCH_BACKEND ?? 'wasm');
+  const backend = await initBackend(process.env.KO_ALIGN_BENCH_BACKEND ?? 'auto');
+  // PyTorch gets as many threads as our backend uses (native: its BLAS threads; wasm: one).
+  const threads = backend === 'native' ? loadNative().threads : 1;
   const { config, tensors } = randomModelTensors(BENCH_7M, 0);
   const dir = mkdtempSync(join(tmpdir(), 'ko-align-bench-'));
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config.raw, null, 2));
@@ -143,7 +146,7 @@ export async function run(): Promise<BenchRow[]> {
   const params = (model.numParams() / 1e6).toFixed(1);
   const name = `forward ${params}M`;
   const rows: BenchRow[] = [];
-  const note = `${backend}, 1 thread, T=${SEQ}`;
+  const note = `${backend}, ${threads} thread${threads > 1 ? 's' : ''}, T=${SEQ}`;
 
   const f1 = await forwardSeconds(model, 1, SEQ, 5);
   const f8 = await forwardSeconds(model, 8, SEQ, 3);
@@ -159,7 +162,7 @@ export async function run(): Promise<BenchRow[]> {
   }
   model.dispose();
 
-  const ref = torchReference(dir);
+  const ref = torchReference(dir, threads);
   rmSync(dir, { recursive: true, force: true });
   const refNote = typeof ref === 'string' ? ref : `pytorch float32, ${ref.threads} thread`;
   const r = typeof ref === 'string' ? undefined : ref;

@@ -24,7 +24,7 @@ export async function run(): Promise<BenchRow[]> {
     await writeFile(data, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     const round = async (beta: number, out: string) => {
       const cfg = validateKtoConfig(
-        { model, output_dir: join(dir, out), dataset: { path: data }, per_device_train_batch_size: 8, max_steps: 2, learning_rate: 1e-5, beta, logging_steps: 1, save_steps: 0, backend: 'wasm', ref_logps_cache: join(dir, 'cache'), ref_batch_size: 8 },
+        { model, output_dir: join(dir, out), dataset: { path: data }, per_device_train_batch_size: 8, max_steps: 2, learning_rate: 1e-5, beta, logging_steps: 1, save_steps: 0, backend: process.env.KO_ALIGN_BENCH_BACKEND ?? 'auto', ref_logps_cache: join(dir, 'cache'), ref_batch_size: 8 },
         'bench',
       );
       const t0 = performance.now();

@@ -14,7 +14,7 @@
  *
  * Each side of each mode runs in its own process (peak RSS is that process's). Steps: one
  * warm-up, then KO_ALIGN_BENCH_REAL_STEPS (default 2) timed; the best timed step counts on both
- * sides. The backend is KO_ALIGN_BENCH_BACKEND (default native). `npm run bench real`.
+ * sides. The backend is KO_ALIGN_BENCH_BACKEND (default auto). `npm run bench real`.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const PY = '/usr/bin/python3';
 const REF = process.env.KO_ALIGN_LLAMA_REF ?? join(here, '..', '..', 'shared', 'reference', 'llama_ref.py');
 const STEPS = Number(process.env.KO_ALIGN_BENCH_REAL_STEPS ?? 2);
-const BACKEND = process.env.KO_ALIGN_BENCH_BACKEND ?? 'native';
+const BACKEND = process.env.KO_ALIGN_BENCH_BACKEND ?? 'auto';
 const SEQ = 512;
 
 const SHAPES = {

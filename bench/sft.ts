@@ -21,7 +21,7 @@ const REF = process.env.KO_ALIGN_LLAMA_REF ?? '/work/shared/reference/llama_ref.
 const B = 8;
 const T = 256;
 const STEPS = Number(process.env.KO_ALIGN_BENCH_SFT_STEPS ?? 3);
-const BACKEND = process.env.KO_ALIGN_BENCH_BACKEND ?? 'wasm';
+const BACKEND = process.env.KO_ALIGN_BENCH_BACKEND ?? 'auto';
 
 interface ChildResult {
   tokensPerSecond: number;
