@@ -21,6 +21,7 @@ import { applySetOverrides, readConfigFile, validateConfig } from '../config/sch
 import { toExample, promptText, answerText, type DataFormat } from '../data/formats.ts';
 import { readRows, writeRows, toJsonText, type Format, type Row } from '../data/io.ts';
 import { UserError } from '../util/errors.ts';
+import { sanitizeUrlsDeep } from '../util/redact.ts';
 import { sha256, stableStringify, writeFileAtomic, fileExists } from '../util/fs.ts';
 import { curateSchema, type CurateConfig } from './config.ts';
 import { Progress, type ProgressMode } from './progress.ts';
@@ -253,7 +254,8 @@ export async function runCuration(configOrPath: string | Record<string, unknown>
   const manifest: Manifest = {
     version: CURATE_FORMAT_VERSION,
     config_hash: sha256(stableStringify(config)),
-    config,
+    // Stored: URLs lose userinfo and secret query parameters (the hash above is of the real config).
+    config: sanitizeUrlsDeep(config),
     inputs,
     stages: reports,
     totals: { in: reports[0].in, kept: last.kept, rejected: reports.reduce((a, r) => a + r.rejected, 0) },

@@ -83,7 +83,7 @@ export async function submitBatch(o: BatchSubmitOptions): Promise<BatchState> {
     file = await api.files.create({ file: await toFile(Buffer.from(jsonl, 'utf8'), 'ko-align-judge-batch.jsonl'), purpose: 'batch' });
     batch = await api.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: o.completionWindow ?? '24h', metadata: { tool: 'ko-align', rubric: rubricTag(rubric) } });
   } catch (e) {
-    throw new UserError(`batch submit failed: ${describeError(e)}`);
+    throw new UserError(`batch submit failed: ${c.describe(e)}`);
   }
   const state: BatchState = {
     kind: 'ko-align-judge-batch',
@@ -126,7 +126,7 @@ export interface BatchStatus {
 
 export async function batchStatus(o: BatchOptions & { statePath: string }): Promise<BatchStatus> {
   const state = await readBatchState(o.statePath);
-  const b = await retrieve(client({ ...o, model: state.model }).api, state.batchId);
+  const b = await retrieve(client({ ...o, model: state.model }), state.batchId);
   return {
     id: b.id,
     status: b.status,
@@ -138,11 +138,11 @@ export async function batchStatus(o: BatchOptions & { statePath: string }): Prom
   };
 }
 
-async function retrieve(api: OpenAI, id: string): Promise<OpenAI.Batch> {
+async function retrieve(c: JudgeClient, id: string): Promise<OpenAI.Batch> {
   try {
-    return await api.batches.retrieve(id);
+    return await c.api.batches.retrieve(id);
   } catch (e) {
-    throw new UserError(`batch ${id}: ${describeError(e)}`);
+    throw new UserError(`batch ${id}: ${c.describe(e)}`);
   }
 }
 
@@ -165,8 +165,9 @@ export async function collectBatch(o: BatchOptions & { statePath: string; output
   }));
   if (digest !== state.inputSha256) throw new UserError(`${state.input}: changed since the batch was submitted (sha256 differs from ${o.statePath}); results cannot be joined back`);
   const rubric = await loadRubric(state.rubricPath);
-  const api = client({ ...o, model: state.model }).api;
-  const b = await retrieve(api, state.batchId);
+  const c = client({ ...o, model: state.model });
+  const api = c.api;
+  const b = await retrieve(c, state.batchId);
   const finished = ['completed', 'expired', 'cancelled', 'failed'];
   if (!finished.includes(b.status)) {
     const rc = b.request_counts;
@@ -177,7 +178,7 @@ export async function collectBatch(o: BatchOptions & { statePath: string; output
     try {
       return await (await api.files.content(id)).text();
     } catch (e) {
-      throw new UserError(`batch ${b.id}: cannot download file ${id}: ${describeError(e)}`);
+      throw new UserError(`batch ${b.id}: cannot download file ${id}: ${c.describe(e)}`);
     }
   };
   const results = new Map<string, { body?: OpenAI.Chat.ChatCompletion; error?: string }>();
@@ -195,7 +196,7 @@ export async function collectBatch(o: BatchOptions & { statePath: string; output
       if (status === 200 && item.response?.body && !item.error) results.set(item.custom_id, { body: item.response.body as OpenAI.Chat.ChatCompletion });
       else {
         const bodyMsg = (item.response?.body as { error?: { message?: string } } | undefined)?.error?.message;
-        results.set(item.custom_id, { error: `batch error${status ? ` (HTTP ${status})` : ''}: ${item.error?.message ?? bodyMsg ?? 'unknown error'}` });
+        results.set(item.custom_id, { error: c.redact(`batch error${status ? ` (HTTP ${status})` : ''}: ${item.error?.message ?? bodyMsg ?? 'unknown error'}`) });
       }
     });
   };
@@ -225,7 +226,7 @@ export async function collectBatch(o: BatchOptions & { statePath: string; output
         const usage = { prompt_tokens: r.body?.usage?.prompt_tokens ?? 0, completion_tokens: r.body?.usage?.completion_tokens ?? 0 };
         sum.promptTokens += usage.prompt_tokens;
         sum.completionTokens += usage.completion_tokens;
-        const raw = r.body?.choices?.[0]?.message?.content ?? '';
+        const raw = c.redact(r.body?.choices?.[0]?.message?.content ?? '');
         const parsed = parseJudgeAnswer(raw, rubric);
         entry = parsed
           ? { ...base, ...usage, status: 'ok', score: parsed.score, reason: parsed.reason, ...(parsed.category !== undefined ? { category: parsed.category } : {}) }

@@ -32,6 +32,7 @@ import { hashModelWeights } from '../train/ref-cache.ts';
 import { trainSft, validateSftConfig } from '../train/sft.ts';
 import { UserError } from '../util/errors.ts';
 import { sha256, stableStringify, writeFileAtomic } from '../util/fs.ts';
+import { sanitizeUrlsDeep } from '../util/redact.ts';
 import { mulberry32 } from '../util/random.ts';
 import { pipelineSchema, type PipelineConfig } from './config.ts';
 import { renderPipelineReport, type PipelineReportInput } from './report.ts';
@@ -106,7 +107,7 @@ export async function runPipeline(configPath: string, opts: PipelineOptions = {}
     const t0 = Date.now();
     const info = await fn();
     state.stages[name] = { fingerprint, finished_at: new Date().toISOString(), seconds: (Date.now() - t0) / 1000, info };
-    await writeFileAtomic(statePath, JSON.stringify(state, null, 2));
+    await writeFileAtomic(statePath, JSON.stringify(sanitizeUrlsDeep(state), null, 2));
     skipped[name] = false;
     log(`[${name}] done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return info;

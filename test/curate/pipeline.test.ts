@@ -4,7 +4,7 @@
  * outputs readable by an independent Parquet reader (DuckDB), and the stage cache.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { runCuration, type Manifest } from '../../src/curate/pipeline.ts';
 import { readAllRows, type Row } from '../../src/data/io.ts';
 import { repoRoot } from '../helpers/cli.ts';
+import { chatReply, errorReply, startOpenAIServer, isolateOpenAIEnv, type OpenAIServer } from '../helpers/openai-server.ts';
 
 const sample = join(repoRoot, 'datasets', 'ko-instruct-sample.jsonl');
 const config = join(repoRoot, 'configs', 'curate.yaml');
@@ -169,5 +170,55 @@ describe('runCuration on the bundled sample', () => {
     expect(m.stages.map((s) => s.cached)).toEqual([true, true, true, false, false]);
     expect(m.stages[3].rejected).toBeGreaterThan(80);
     expect(readdirSync(join(out, '.stages')).filter((d) => d.startsWith('03-rules-'))).toHaveLength(2);
+  });
+});
+
+/** Every file under `dir`, recursively. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((f) => join(dir, f)).filter((f) => statSync(f).isFile());
+}
+
+describe('credentials never reach curate outputs', () => {
+  let server: OpenAIServer | undefined;
+  isolateOpenAIEnv(() => server, () => (server = undefined));
+
+  it('a 401 quoting the Authorization header and a base_url with user:pass leave no secret in any file', async () => {
+    const key = 'sk-redteam-0123456789abcdef';
+    process.env.OPENAI_API_KEY = key;
+    server = await startOpenAIServer({
+      handler: (req) => {
+        if (!req.path.endsWith('/chat/completions')) return undefined;
+        const u: string = req.body.messages[1].content;
+        if (u.includes('부산')) return errorReply(401, `Incorrect API key provided. Request header: Authorization: ${req.headers.authorization}; key=${key}`);
+        return chatReply(JSON.stringify({ reason: '좋은 답변', score: 9 }));
+      },
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'ko-align-curate-secret-'));
+    const input = join(dir, 'in.jsonl');
+    writeFileSync(input, [
+      { prompt: '서울의 명소를 알려줘', answer: '경복궁과 남산타워가 유명합니다.' },
+      { prompt: '부산의 명소를 알려줘', answer: '해운대 해수욕장이 유명합니다.' },
+      { prompt: '제주의 명소를 알려줘', answer: '한라산과 성산일출봉이 유명합니다.' },
+    ].map((r) => JSON.stringify(r) + '\n').join(''));
+    const port = new URL(server.baseURL).port;
+    const baseUrl = `http://judge-user:hunter2pass@127.0.0.1:${port}/v1`;
+    const outDir = join(dir, 'out');
+    const m = await runCuration(
+      { inputs: [{ path: input }], output_dir: outDir, stages: [{ type: 'judge', params: { base_url: baseUrl, max_retries: 0 } }] },
+      quiet,
+    );
+    expect(m.totals).toEqual({ in: 3, kept: 2, rejected: 1 });
+    const rej = await readAllRows(join(outDir, 'rejected.parquet'));
+    expect(String(rej[0].judge_reason)).toMatch(/^HTTP 401: .*Authorization: Bearer \[redacted\]/);
+    const manifestText = readFileSync(join(outDir, 'manifest.json'), 'utf8');
+    expect(manifestText).toContain(`"base_url": "http://127.0.0.1:${port}/v1"`);
+    // Every file written (stage JSONL, stats, judge cache, parquet rows read back as text, manifest).
+    const texts = filesUnder(outDir).map((f) => (f.endsWith('.parquet') ? '' : readFileSync(f, 'utf8')));
+    texts.push(JSON.stringify(rej, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
+    for (const t of texts) {
+      expect(t).not.toContain(key);
+      expect(t).not.toContain('0123456789abcdef');
+      expect(t).not.toContain('hunter2pass');
+    }
   });
 });
