@@ -135,9 +135,27 @@ async function readStats(dir: string): Promise<StageReport | null> {
   }
 }
 
-/** Converts an input row to the canonical curated row, or throws a UserError naming it. */
+/** Columns that hold the answer of a prompt-only row (besides `completion`), in order of preference. */
+const ANSWER_FIELDS = ['answer', 'response', 'output'] as const;
+
+/**
+ * Converts an input row to the canonical curated row, or throws a UserError naming it. Curation
+ * judges answers: a row with no answer (no completion / answer / response / output column, no
+ * assistant turn) is refused with the column names it has, never passed on with answer "".
+ */
 export function canonicalRow(row: Row, format: DataFormat | undefined, where: string): Row {
   const ex = toExample(row, format, where);
+  if (ex.format !== 'pretokenized' && !ex.messages.some((m) => m.role === 'assistant')) {
+    const field = ANSWER_FIELDS.find((k) => typeof row[k] === 'string');
+    if (field === undefined) {
+      const keys = Object.keys(row);
+      throw new UserError(
+        `${where}: no answer field (the row has ${keys.length ? keys.map((k) => `'${k}'`).join(', ') : 'no fields'}); ` +
+          `expected one of completion, ${ANSWER_FIELDS.join(', ')}, or an assistant turn in messages / conversations`,
+      );
+    }
+    ex.messages.push({ role: 'assistant', content: row[field] as string });
+  }
   const prompt = promptText(ex);
   const answer = answerText(ex);
   const out: Row = { id: contentId(prompt, answer), prompt, answer, messages: ex.messages };

@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { runCuration, type Manifest } from '../../src/curate/pipeline.ts';
+import { canonicalRow, runCuration, type Manifest } from '../../src/curate/pipeline.ts';
+import { errorOf } from '../helpers/errors.ts';
+import { UserError } from '../../src/util/errors.ts';
 import { readAllRows, type Row } from '../../src/data/io.ts';
 import { repoRoot } from '../helpers/cli.ts';
 import { chatReply, errorReply, startOpenAIServer, isolateOpenAIEnv, type OpenAIServer } from '../helpers/openai-server.ts';
@@ -220,5 +222,22 @@ describe('credentials never reach curate outputs', () => {
       expect(t).not.toContain('0123456789abcdef');
       expect(t).not.toContain('hunter2pass');
     }
+  });
+});
+
+describe('rows without an answer', () => {
+  it('a misspelled answer field is refused with the file, row and the fields the row has', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ko-align-curate-answr-'));
+    const input = join(dir, 'in.jsonl');
+    writeFileSync(input, [{ prompt: '김치찌개 끓이는 법', answr: '묵은지를 볶은 뒤 물을 붓고 끓입니다.' }, { prompt: '된장찌개 끓이는 법', answr: '된장을 풀고 두부를 넣습니다.' }].map((r) => JSON.stringify(r) + '\n').join(''));
+    const e = await errorOf(runCuration({ inputs: [{ path: input }], output_dir: join(dir, 'out'), stages: [{ type: 'normalize' }] }, quiet));
+    expect(e).toBeInstanceOf(UserError);
+    expect(e.message).toBe(`${input}: row 1: no answer field (the row has 'prompt', 'answr'); expected one of completion, answer, response, output, or an assistant turn in messages / conversations`);
+  });
+
+  it('a prompt row with an answer (or response) column keeps that answer', () => {
+    expect(canonicalRow({ prompt: '한국의 수도는?', answer: '서울입니다.' }, undefined, 'x: row 1')).toMatchObject({ prompt: '한국의 수도는?', answer: '서울입니다.' });
+    expect(canonicalRow({ prompt: '한국의 수도는?', response: '서울입니다.' }, undefined, 'x: row 1')).toMatchObject({ answer: '서울입니다.' });
+    expect(() => canonicalRow({ messages: [{ role: 'user', content: '안녕?' }] }, undefined, 'x: row 3')).toThrow(/^x: row 3: no answer field \(the row has 'messages'\)/);
   });
 });
