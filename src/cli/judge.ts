@@ -57,8 +57,10 @@ export function register(program: Command): void {
     .option('--heuristic', 'use the embedded heuristic judge even when an endpoint is configured')
     .option('--retry-failed', 'ask again for samples whose cached judgement is a failure')
     .option('--summary <file>', 'also write the job summary JSON here')
+    .option('--max-failed-fraction <f>', 'exit non-zero (output still written) when more than this fraction of rows failed; all failing always does', num('--max-failed-fraction'), 0.5)
     .action(async (o) => {
       if (!['auto', 'json_schema', 'off'].includes(o.structured)) throw new UserError(`--structured must be auto, json_schema or off, got '${o.structured}'`);
+      if (!(o.maxFailedFraction >= 0 && o.maxFailedFraction <= 1)) throw new UserError(`--max-failed-fraction must be in [0, 1], got ${o.maxFailedFraction}`);
       let last = 0;
       const { judgeFile } = await import('../judge/job.ts');
       const summary = await judgeFile(o.input, o.output, {
@@ -76,6 +78,7 @@ export function register(program: Command): void {
         prices: prices(o.model, o),
         heuristic: o.heuristic === true,
         retryFailed: o.retryFailed === true,
+        maxFailedFraction: o.maxFailedFraction,
         onProgress: (done, total) => {
           const now = Date.now();
           if (done === total || now - last > 2000) {

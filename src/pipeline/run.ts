@@ -147,6 +147,7 @@ export async function runPipeline(configPath: string, opts: PipelineOptions = {}
       heuristic: pc.judge.heuristic,
       cachePath: join(runDir, 'judge-cache.jsonl'),
       source: cur.kept,
+      maxFailedFraction: pc.judge.max_failed_fraction,
     });
     await writeRows(judged, out);
     return { rows: out.length, summary: summary as unknown as Record<string, unknown> };
