@@ -76,6 +76,22 @@ export function checkSections(pc: PipelineConfig, configPath: string): void {
   validateConfig(sweepSchema, { output_dir: '<out>', base_config: '<kto.yaml>', ...pc.sweep }, `${configPath}: sweep`);
 }
 
+/**
+ * The curate config with every judge stage that names no cache of its own pointed at `cachePath`,
+ * the judge cache the pipeline's judge step uses: one cache keyed by rubric, model, params and
+ * sample, so rows the curate judge already scored are not paid for again.
+ */
+export function shareJudgeCache<T extends { stages: unknown[] }>(curate: T, cachePath: string): T {
+  const stages = curate.stages.map((s) => {
+    if (!s || typeof s !== 'object' || (s as { type?: unknown }).type !== 'judge') return s;
+    const spec = s as { params?: Record<string, unknown> };
+    const params = spec.params && typeof spec.params === 'object' ? spec.params : {};
+    if (params.cache !== undefined) return s;
+    return { ...spec, params: { ...params, cache: cachePath } };
+  });
+  return { ...curate, stages };
+}
+
 async function fileSha(path: string): Promise<string> {
   const h = createHash('sha256');
   await new Promise<void>((res, rej) => createReadStream(path).on('data', (c) => h.update(c)).on('end', res).on('error', rej));
@@ -126,7 +142,8 @@ export async function runPipeline(configPath: string, opts: PipelineOptions = {}
 
   // ---- curate (content-addressed stage cache of its own) ----
   const curateDir = join(runDir, 'curate');
-  const manifest: Manifest = await runCuration({ ...pc.curate, output_dir: curateDir, progress: 'lines' } as Record<string, unknown>, { log });
+  const judgeCache = join(runDir, 'judge-cache.jsonl');
+  const manifest: Manifest = await runCuration(shareJudgeCache({ ...pc.curate, output_dir: curateDir, progress: 'lines' }, judgeCache) as Record<string, unknown>, { log });
   const cur = curateOutputs(curateDir);
   const keptSha = await fileSha(cur.kept);
   const rejectedSha = await fileSha(cur.rejected);
@@ -145,7 +162,7 @@ export async function runPipeline(configPath: string, opts: PipelineOptions = {}
       baseURL: pc.judge.base_url,
       concurrency: pc.judge.concurrency,
       heuristic: pc.judge.heuristic,
-      cachePath: join(runDir, 'judge-cache.jsonl'),
+      cachePath: judgeCache,
       source: cur.kept,
       maxFailedFraction: pc.judge.max_failed_fraction,
     });
