@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { loadConfig, validateConfig } from '../config/schema.ts';
 import { sweepSchema } from '../sweep/config.ts';
@@ -77,6 +77,20 @@ export function checkSections(pc: PipelineConfig, configPath: string): void {
 }
 
 /**
+ * runs_dir/name, refusing a name that leaves runs_dir ('../../x', an absolute path) or is
+ * runs_dir itself: the run directory's stages are deleted and rebuilt.
+ */
+export function runDirOf(runsDir: string, name: string, configPath: string): string {
+  const root = resolve(runsDir);
+  const dir = resolve(root, name);
+  const rel = relative(root, dir);
+  if (name.trim() === '' || rel === '' || rel.startsWith('..') || isAbsolute(rel) || isAbsolute(name)) {
+    throw new UserError(`${configPath}: key 'name' must name a directory inside runs_dir (${runsDir}), got '${name}'`);
+  }
+  return dir;
+}
+
+/**
  * The curate config with every judge stage that names no cache of its own pointed at `cachePath`,
  * the judge cache the pipeline's judge step uses: one cache keyed by rubric, model, params and
  * sample, so rows the curate judge already scored are not paid for again.
@@ -104,7 +118,7 @@ export async function runPipeline(configPath: string, opts: PipelineOptions = {}
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const pc = await loadConfig<PipelineConfig>(configPath, pipelineSchema, opts.sets ?? []);
   checkSections(pc, configPath);
-  const runDir = resolve(pc.runs_dir, pc.name);
+  const runDir = runDirOf(pc.runs_dir, pc.name, configPath);
   await mkdir(runDir, { recursive: true });
   const statePath = join(runDir, 'pipeline.json');
   const state: PipelineState = existsSync(statePath) ? JSON.parse(await readFile(statePath, 'utf8')) : { stages: {} };

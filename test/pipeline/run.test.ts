@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readAllRows } from '../../src/data/io.ts';
-import { runPipeline, shareJudgeCache } from '../../src/pipeline/run.ts';
+import { runDirOf, runPipeline, shareJudgeCache } from '../../src/pipeline/run.ts';
 import { runCuration } from '../../src/curate/pipeline.ts';
 import { judgeRows } from '../../src/judge/job.ts';
 import { writeFileSync } from 'node:fs';
@@ -120,5 +120,21 @@ describe('one judge cache for the curate judge stage and the pipeline judge step
     const { summary } = await judgeRows(rows, { rubricPath: join(repoRoot, 'judges', 'quality-ko.yaml'), baseURL: server.baseURL, cachePath: cache });
     expect(summary).toMatchObject({ rows: 3, cached: 3, judged: 0 });
     expect(server.requests.length).toBe(3);
+  });
+});
+
+describe('the run name stays inside runs_dir', () => {
+  it('refuses ../ and absolute names and runs_dir itself; accepts nested names', () => {
+    for (const bad of ['../../x', '../밖', '/tmp/x', '.', '', 'a/../..']) {
+      expect(() => runDirOf('runs', bad, 'configs/quickstart.yaml'), bad).toThrow(/^configs\/quickstart\.yaml: key 'name' must name a directory inside runs_dir \(runs\)/);
+    }
+    expect(runDirOf('/r', '실험/1', 'c.yaml')).toBe('/r/실험/1');
+  });
+
+  it('run --set name=../../x fails before anything is written', async () => {
+    const runs = await mkdtemp(join(tmpdir(), 'pipeline-name-'));
+    const config = join(repoRoot, 'configs/quickstart.yaml');
+    await expect(runPipeline(config, { sets: [`runs_dir=${join(runs, 'runs')}`, 'name=../../x'], log: () => {} })).rejects.toThrow(/key 'name' must name a directory inside runs_dir/);
+    expect(existsSync(join(runs, 'runs'))).toBe(false);
   });
 });
