@@ -10,6 +10,7 @@ import { loadConfig, paramShapes, type ModelConfig } from './config.ts';
 import { LlamaModel } from './llama.ts';
 import { readSafetensors, weightFiles, writeSafetensors, type HostTensor } from './safetensors.ts';
 import { UserError } from '../util/errors.ts';
+import { cleanStaleTemps } from '../util/fs.ts';
 
 /** Tokenizer and generation files copied beside a saved model when present in the source. */
 export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'chat_template.jinja'];
@@ -81,6 +82,8 @@ export async function writeModelDir(dir: string, fill: (tmp: string) => Promise<
   const target = resolve(dir);
   const parent = dirname(target);
   await mkdir(parent, { recursive: true });
+  // Leftovers of a killed writer (its .tmp / .tmp.old directories) go first.
+  await cleanStaleTemps(target);
   const tmp = join(parent, `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   await mkdir(tmp);
   try {
