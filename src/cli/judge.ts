@@ -129,10 +129,14 @@ export function register(program: Command): void {
     .option('--prompt-field <name>', 'column with the prompt')
     .option('--answer-field <name>', 'column with the answer')
     .option('--requests <file>', 'also write the request JSONL here')
+    .option('--cache <file>', 'judge cache: rows already scored in it are not sent (collect fills them in)')
+    .option('--force', 'submit a new batch even when --state names a live one (pays every row again)')
     .action(async (o) => {
       const { submitBatch } = await import('../judge/batch.ts');
-      const s = await submitBatch({ input: o.input, statePath: o.state, rubricPath: o.rubric ?? (await judgesDefault()), model: o.model, baseURL: o.baseUrl, promptField: o.promptField, answerField: o.answerField, requestsPath: o.requests });
-      process.stdout.write(`submitted batch ${s.batchId} (${s.rows} requests, ${s.rubric}, ${s.model}); state in ${o.state}\n`);
+      const s = await submitBatch({ input: o.input, statePath: o.state, rubricPath: o.rubric ?? (await judgesDefault()), model: o.model, baseURL: o.baseUrl, promptField: o.promptField, answerField: o.answerField, requestsPath: o.requests, cachePath: o.cache, force: o.force === true });
+      const what = s.batchId ? `batch ${s.batchId}` : 'no batch';
+      const cached = s.cached ? `, ${s.cached} rows from the cache` : '';
+      process.stdout.write(`${s.reused ? 'reused' : 'submitted'} ${what} (${s.sent} requests${cached}, ${s.rubric}, ${s.model}); state in ${o.state}\n`);
     });
   batch
     .command('status')
