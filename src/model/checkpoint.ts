@@ -8,7 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadConfig, paramShapes, type ModelConfig } from './config.ts';
 import { LlamaModel } from './llama.ts';
-import { readSafetensors, weightFiles, writeSafetensors, type HostTensor } from './safetensors.ts';
+import { assertFinite, readSafetensors, weightFiles, writeSafetensors, type HostTensor } from './safetensors.ts';
 import { UserError } from '../util/errors.ts';
 import { cleanStaleTemps } from '../util/fs.ts';
 
@@ -34,7 +34,13 @@ export function readModelTensors(dir: string, config: ModelConfig): Map<string, 
     byFile.get(file)!.push(name);
   }
   const out = new Map<string, HostTensor>();
-  for (const [file, names] of byFile) for (const [n, t] of readSafetensors(file, names)) out.set(n, t);
+  for (const [file, names] of byFile) {
+    for (const [n, t] of readSafetensors(file, names)) {
+      // NaN / Inf weights would give NaN log-probs and losses silently: refuse them here.
+      assertFinite(file, n, t.data);
+      out.set(n, t);
+    }
+  }
   return out;
 }
 
