@@ -21,6 +21,7 @@ import type { LlamaModel } from '../model/llama.ts';
 import { sequenceLogprobs, targetLogprobs } from '../model/logprobs.ts';
 import { loadTokenizer, type Tokenizer } from '../model/tokenizer.ts';
 import { UserError } from '../util/errors.ts';
+import { trainSettingsLine } from './settings.ts';
 import { IGNORE_INDEX } from './data.ts';
 import { KTO_SCHEMA, type KtoConfig } from './kto-config.ts';
 import { desirableRatioWarning, klPairIndex, ktoBatchStats, ktoLoss } from './kto-loss.ts';
@@ -351,7 +352,8 @@ export async function precomputeReference(cfg: KtoConfig, opts: { log?: (m: stri
 /** Runs KTO end to end: backend, data, reference cache, model, loop, final model. */
 export async function trainKto(cfg: KtoConfig, opts: KtoRunOptions = {}): Promise<KtoRunResult> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
-  await initBackend(cfg.backend, opts.log ? { log } : {});
+  const backend = await initBackend(cfg.backend, opts.log ? { log } : {});
+  log(trainSettingsLine('kto', cfg, backend, { kto: cfg }));
   const tok = await maybeTokenizer(cfg.model);
   const data = await prepareKtoData(cfg, tok);
   if (data.train.length === 0) throw new UserError(`${cfg.dataset.path}: no rows`);

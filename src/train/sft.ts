@@ -25,6 +25,7 @@ import { neftuneHook } from './neftune.ts';
 import { selectParams } from './params.ts';
 import { Rng } from './rng.ts';
 import { SFT_SCHEMA, type SftConfig } from './sft-config.ts';
+import { trainSettingsLine } from './settings.ts';
 import { tokenizeChatForTraining } from './tokenize.ts';
 import { train, type TrainOptions, type TrainResult, type TrainTask } from './trainer.ts';
 
@@ -201,7 +202,8 @@ export interface SftRunOptions extends TrainOptions {
 /** Runs SFT end to end: backend, tokenizer, data, model, loop, final model. */
 export async function trainSft(cfg: SftConfig, opts: SftRunOptions = {}): Promise<TrainResult> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  await initBackend(cfg.backend, opts.log ? { log } : {});
+  const backend = await initBackend(cfg.backend, opts.log ? { log } : {});
+  log(trainSettingsLine('sft', cfg, backend, { packing: cfg.packing }));
   let tok: Tokenizer | null = null;
   try {
     tok = await loadTokenizer(cfg.model);
