@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../util/errors.ts';
+import { failureLine } from '../util/failures.ts';
 import { registerCommands } from './commands.ts';
 
 export function buildProgram(): Command {
@@ -38,7 +39,14 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     const err = e as Error;
-    process.stderr.write(`ko-align: internal error: ${err?.message ?? String(e)}\n`);
+    // Out of memory, engine aborts, a full disk...: one line with the cause and the remedy.
+    const known = failureLine(e);
+    if (known) {
+      process.stderr.write(`ko-align: error: ${known}\n`);
+      if (process.env.KO_ALIGN_DEBUG) process.stderr.write(`${err?.stack ?? ''}\n`);
+      return 1;
+    }
+    process.stderr.write(`ko-align: internal error: ${(err?.message ?? String(e)).split('\n')[0]}\n`);
     if (process.env.KO_ALIGN_DEBUG) process.stderr.write(`${err?.stack ?? ''}\n`);
     return 1;
   }

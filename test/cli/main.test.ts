@@ -1,4 +1,11 @@
 import { describe, expect, it, vi } from 'vitest';
+
+// convertFile stands in for any command whose engine runs out of memory.
+vi.mock('../../src/data/convert.ts', () => ({
+  convertFile: async () => {
+    throw new RangeError('Array buffer allocation failed');
+  },
+}));
 import { main } from '../../src/cli/main.ts';
 import { runCli } from '../helpers/cli.ts';
 
@@ -62,6 +69,15 @@ describe('bad flags get one line, not the whole help', () => {
     const r = await inProcess(['convert', '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('--input <file>');
+  });
+});
+
+describe('engine failures', () => {
+  it('out of memory prints one line with the cause and the remedy, not internal error', async () => {
+    const r = await inProcess(['convert', '--input', '큰.jsonl', '--output', '작은.parquet']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^ko-align: error: out of memory in the tensor engine; lower per_device_train_batch_size .*\(Array buffer allocation failed\)\n$/);
+    expect(r.stderr).not.toContain('internal error');
   });
 });
 
