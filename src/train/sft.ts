@@ -26,7 +26,7 @@ import { selectParams } from './params.ts';
 import { Rng } from './rng.ts';
 import { SFT_SCHEMA, type SftConfig } from './sft-config.ts';
 import { trainSettingsLine } from './settings.ts';
-import { tokenizeChatForTraining } from './tokenize.ts';
+import { capMessages, tokenizeChatForTraining } from './tokenize.ts';
 import { train, type TrainOptions, type TrainResult, type TrainTask } from './trainer.ts';
 
 /** Reads a YAML config, applies `--set` overrides, validates it (errors name the key). */
@@ -61,7 +61,8 @@ export function tokenizeRows(rows: Record<string, unknown>[], where: string, for
     }
     if (!tok) throw new UserError(`${at}: text rows need a tokenizer, but the model directory has no tokenizer.json`);
     if (!ex.messages.some((m) => m.role === 'assistant')) throw new UserError(`${at}: no assistant answer to train on (SFT needs a completion / output / assistant turn)`);
-    out.push(tokenizeChatForTraining(tok, ex.messages, { maxLength }));
+    // Cut huge fields to what max_length can keep before tokenizing (same tokens survive).
+    out.push(tokenizeChatForTraining(tok, capMessages(ex.messages, maxLength, tok), { maxLength }));
   });
   return out;
 }
