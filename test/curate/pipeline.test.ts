@@ -159,6 +159,14 @@ describe('runCuration on the bundled sample', () => {
     }
   });
 
+  it('bounds disk use: stage files are gzipped JSONL, all stages together under 3.5x the input', () => {
+    const stageFiles = filesUnder(join(out, '.stages'));
+    expect(stageFiles.filter((f) => f.endsWith('.jsonl'))).toEqual([]);
+    expect(stageFiles.filter((f) => f.endsWith('.jsonl.gz')).length).toBe(2 * manifest.stages.length);
+    const bytes = stageFiles.reduce((n, f) => n + statSync(f).size, 0);
+    expect(bytes).toBeLessThan(3.5 * statSync(sample).size);
+  });
+
   it('a second run with the same config reuses every stage and gives the same outputs', async () => {
     const before = readFileSync(join(out, 'kept.parquet'));
     const again = await runCuration(config, { sets, ...quiet });
