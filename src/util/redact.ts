@@ -10,8 +10,11 @@ export const REDACTED = '[redacted]';
 const SECRET_PARAM = /^(api_?key|key|token|access_?token|auth|authorization|secret|client_?secret|password|passwd|pwd|sig|signature|x_?api_?key|code)$/i;
 
 const PATTERNS: Array<[RegExp, string]> = [
-  // Authorization: Bearer <token> / Basic <b64> (quoted in JSON or not).
-  [/\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{4,}/gi, `$1 ${REDACTED}`],
+  // An Authorization header's value, whatever its scheme.
+  [/\b(Authorization["']?\s*[:=]\s*["']?)(Bearer\s+|Basic\s+|Token\s+)?(?!(?:Bearer|Basic|Token)\b)(?!\[redacted\])[^\s"',;]{4,}/gi, `$1$2${REDACTED}`],
+  // Authorization: Bearer <token> / Basic <b64> (quoted in JSON or not). A credential has a
+  // digit or symbol in it, which keeps "Bearer authentication" and "Basic information" as text.
+  [/\b(Bearer|Basic)\s+(?=[A-Za-z._~+/=-]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{6,}/gi, `$1 ${REDACTED}`],
   // OpenAI-style keys: sk-..., sk-proj-..., and the like.
   [/\bsk-[A-Za-z0-9_-]{6,}/g, `sk-${REDACTED}`],
   // api_key=..., "api-key": "...", x-api-key: ...

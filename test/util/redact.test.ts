@@ -10,6 +10,8 @@ describe('redactSecrets', () => {
     expect(out).not.toContain('my-local-key-999');
     expect(out).toContain('인증 실패');
     expect(out).toContain('Bearer [redacted]');
+    // Redacting twice (the client, then a caller) changes nothing more.
+    expect(redactSecrets(out, ['my-local-key-999'])).toBe(out);
   });
 
   it('removes bare sk- keys, api_key= values and URL userinfo inside text', () => {
@@ -20,6 +22,8 @@ describe('redactSecrets', () => {
 
   it('leaves ordinary Korean text and short secrets alone', () => {
     expect(redactSecrets('한국의 수도는 서울입니다. 점수: 8', ['ab'])).toBe('한국의 수도는 서울입니다. 점수: 8');
+    expect(redactSecrets('Basic information on Bearer authentication and Token limits')).toBe('Basic information on Bearer authentication and Token limits');
+    expect(redactSecrets('Authorization: Basic dXNlcjpwYXNz')).toBe('Authorization: Basic [redacted]');
   });
 });
 
