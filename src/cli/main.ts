@@ -31,6 +31,8 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) {
       // Help and --version exit 0 (commander printed them); a bad flag or argument is one line.
       if (e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+      // A command group without its subcommand: commander listed the subcommands already.
+      if (e.code === 'commander.help') return 2;
       process.stderr.write(`${usageErrorLine(program, argv, e.message)}\n`);
       return 2;
     }

@@ -65,6 +65,13 @@ describe('bad flags get one line, not the whole help', () => {
     expect(b.stderr).toBe("ko-align: error: unknown command 'scor' (did you mean score?); see 'ko-align judge --help' for more\n");
   });
 
+  it('a command group without a subcommand lists its subcommands and nothing else', async () => {
+    const r = await inProcess(['judge', 'batch']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('submit');
+    expect(r.stderr).not.toContain('ko-align: error');
+  });
+
   it('--help still prints the help, exit 0', async () => {
     const r = await inProcess(['convert', '--help']);
     expect(r.code).toBe(0);
