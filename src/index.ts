@@ -80,7 +80,7 @@ export { heuristicJudge, HEURISTIC_MODEL } from './judge/heuristic.ts';
 export { labelRows, labelFile } from './judge/label.ts';
 export type { LabelOptions, LabelSummary } from './judge/label.ts';
 export { submitBatch, batchStatus, collectBatch, buildBatchRequests } from './judge/batch.ts';
-export type { BatchState, BatchStatus, BatchCollectSummary } from './judge/batch.ts';
+export type { BatchState, BatchStatus, BatchCollectSummary, BatchSubmitResult } from './judge/batch.ts';
 export { judgeStage } from './curate/stages/judge.ts';
 
 // Training: the shared loop (used by SFT and KTO), AdamW, schedules, data plumbing, SFT, LoRA.

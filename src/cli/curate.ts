@@ -1,5 +1,5 @@
 /** `ko-align curate`: run the curation pipeline of a config (stages, kept/rejected, manifest). */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { describeSchema } from '../config/schema.ts';
 import { curateSchema } from '../curate/config.ts';
 import { DATA_FORMATS } from '../data/formats.ts';
@@ -31,7 +31,7 @@ export function register(program: Command): void {
     .description('Curate instruction data: normalize -> pii -> rules -> dedup -> [perplexity] -> judge -> toxicity, as the config lists; writes kept.parquet, rejected.parquet (with stage + reason) and manifest.json; unchanged stages are reused')
     .requiredOption('--config <file>', 'curation config (YAML), e.g. configs/curate.yaml')
     .option('--set <key=value>', 'override a config key (repeatable), e.g. --set output_dir=runs/x', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--progress <mode>', 'progress on stderr: auto | bar | lines | off')
+    .addOption(new Option('--progress <mode>', 'progress on stderr').choices(['auto', 'bar', 'lines', 'off']))
     .option('--format <name>', `row format of every input, overriding inputs[i].format: auto | ${DATA_FORMATS.join(' | ')}`)
     .option('--json', 'print the manifest as JSON on stdout')
     .addHelpText('after', () => {

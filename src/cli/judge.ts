@@ -57,8 +57,10 @@ export function register(program: Command): void {
     .option('--heuristic', 'use the embedded heuristic judge even when an endpoint is configured')
     .option('--retry-failed', 'ask again for samples whose cached judgement is a failure')
     .option('--summary <file>', 'also write the job summary JSON here')
+    .option('--max-failed-fraction <f>', 'exit non-zero (output still written) when more than this fraction of rows failed; all failing always does', num('--max-failed-fraction'), 0.5)
     .action(async (o) => {
       if (!['auto', 'json_schema', 'off'].includes(o.structured)) throw new UserError(`--structured must be auto, json_schema or off, got '${o.structured}'`);
+      if (!(o.maxFailedFraction >= 0 && o.maxFailedFraction <= 1)) throw new UserError(`--max-failed-fraction must be in [0, 1], got ${o.maxFailedFraction}`);
       let last = 0;
       const { judgeFile } = await import('../judge/job.ts');
       const summary = await judgeFile(o.input, o.output, {
@@ -76,6 +78,7 @@ export function register(program: Command): void {
         prices: prices(o.model, o),
         heuristic: o.heuristic === true,
         retryFailed: o.retryFailed === true,
+        maxFailedFraction: o.maxFailedFraction,
         onProgress: (done, total) => {
           const now = Date.now();
           if (done === total || now - last > 2000) {
@@ -126,10 +129,14 @@ export function register(program: Command): void {
     .option('--prompt-field <name>', 'column with the prompt')
     .option('--answer-field <name>', 'column with the answer')
     .option('--requests <file>', 'also write the request JSONL here')
+    .option('--cache <file>', 'judge cache: rows already scored in it are not sent (collect fills them in)')
+    .option('--force', 'submit a new batch even when --state names a live one (pays every row again)')
     .action(async (o) => {
       const { submitBatch } = await import('../judge/batch.ts');
-      const s = await submitBatch({ input: o.input, statePath: o.state, rubricPath: o.rubric ?? (await judgesDefault()), model: o.model, baseURL: o.baseUrl, promptField: o.promptField, answerField: o.answerField, requestsPath: o.requests });
-      process.stdout.write(`submitted batch ${s.batchId} (${s.rows} requests, ${s.rubric}, ${s.model}); state in ${o.state}\n`);
+      const s = await submitBatch({ input: o.input, statePath: o.state, rubricPath: o.rubric ?? (await judgesDefault()), model: o.model, baseURL: o.baseUrl, promptField: o.promptField, answerField: o.answerField, requestsPath: o.requests, cachePath: o.cache, force: o.force === true });
+      const what = s.batchId ? `batch ${s.batchId}` : 'no batch';
+      const cached = s.cached ? `, ${s.cached} rows from the cache` : '';
+      process.stdout.write(`${s.reused ? 'reused' : 'submitted'} ${what} (${s.sent} requests${cached}, ${s.rubric}, ${s.model}); state in ${o.state}\n`);
     });
   batch
     .command('status')

@@ -27,7 +27,7 @@ export function register(program: Command): void {
   model
     .command('init')
     .description('Write a random tiny model (config.json, model.safetensors) with a small Korean BPE tokenizer and chat template')
-    .requiredOption('--out <dir>', 'output model directory (replaced atomically)')
+    .requiredOption('--out <dir>', 'output model directory (replaced atomically; a non-empty directory that is not a model directory needs --force)')
     .option('--arch <arch>', 'architecture: llama | qwen2 | qwen3', 'llama')
     .option('--vocab <n>', 'vocabulary size (tokenizer and embedding)', '512')
     .option('--hidden <n>', 'hidden size', '64')
@@ -38,6 +38,7 @@ export function register(program: Command): void {
     .option('--head-dim <n>', 'per-head size (default hidden / heads)')
     .option('--tie', 'tie the output head to the embeddings')
     .option('--seed <n>', 'random seed of the weights', '0')
+    .option('--force', 'replace --out even when it holds files that are not a model directory')
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const arch = String(o.arch);
       if (!['llama', 'qwen2', 'qwen3'].includes(arch)) throw new UserError(`--arch: expected llama, qwen2 or qwen3, got '${arch}'`);
@@ -53,6 +54,7 @@ export function register(program: Command): void {
         headDim: int('--head-dim', o.headDim as string | undefined),
         tie: o.tie === true,
         seed: int('--seed', o.seed as string, 0),
+        force: o.force === true,
       });
       process.stdout.write(`wrote ${r.dir}: ${arch}, ${r.params} parameters, tokenizer vocab ${r.tokenizerVocab}\n`);
     });

@@ -17,10 +17,15 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+
+const gzipAsync = promisify(gzip);
 import { applySetOverrides, readConfigFile, validateConfig } from '../config/schema.ts';
 import { applyColumns, describeFormatChoice, mappedFormat, toExample, promptText, answerText, DATA_FORMATS, type ColumnMap, type DataFormat } from '../data/formats.ts';
 import { readRows, writeRows, toJsonText, type Format, type Row } from '../data/io.ts';
 import { UserError } from '../util/errors.ts';
+import { sanitizeUrlsDeep } from '../util/redact.ts';
 import { sha256, stableStringify, writeFileAtomic, fileExists } from '../util/fs.ts';
 import { curateSchema, type CurateConfig } from './config.ts';
 import { Progress, type ProgressMode } from './progress.ts';
@@ -28,8 +33,8 @@ import { getStageFactory } from './registry.ts';
 import { contentId } from './rows.ts';
 import type { Stage } from './stage.ts';
 
-/** Bump when the runner's row layout changes, so old stage caches are not reused. */
-export const CURATE_FORMAT_VERSION = 1;
+/** Bump when the runner's row layout changes, so old stage caches are not reused (2: gzipped stage files). */
+export const CURATE_FORMAT_VERSION = 2;
 
 export interface StageReport {
   index: number;
@@ -94,10 +99,18 @@ async function fileSha256(path: string): Promise<string> {
   return h.digest('hex');
 }
 
-/** Buffered, fsynced JSONL writer for stage outputs. */
+/**
+ * Stage outputs are gzipped JSONL (level 1, one gzip member per ~1 MB flush): every stage keeps
+ * its kept and rejected rows for resuming, and uncompressed they cost several times the input.
+ */
+const KEPT = 'kept.jsonl.gz';
+const REJECTED = 'rejected.jsonl.gz';
+
+/** Buffered, fsynced, gzipped JSONL writer for stage outputs. */
 class JsonlSink {
   private buf: string[] = [];
   private size = 0;
+  private wrote = false;
   count = 0;
   private constructor(private readonly fh: Awaited<ReturnType<typeof open>>) {}
   static async create(path: string): Promise<JsonlSink> {
@@ -112,11 +125,14 @@ class JsonlSink {
   }
   private async flush(): Promise<void> {
     if (this.buf.length === 0) return;
-    await this.fh.write(this.buf.join(''));
+    this.wrote = true;
+    await this.fh.write(await gzipAsync(this.buf.join(''), { level: 1 }));
     this.buf = [];
     this.size = 0;
   }
   async close(): Promise<void> {
+    // An empty stage output is still a valid (empty) gzip file.
+    if (!this.wrote && this.buf.length === 0) this.buf.push('');
     await this.flush();
     await this.fh.sync();
     await this.fh.close();
@@ -136,13 +152,30 @@ async function readStats(dir: string): Promise<StageReport | null> {
   }
 }
 
+/** Columns that hold the answer of a prompt-only row (besides `completion`), in order of preference. */
+const ANSWER_FIELDS = ['answer', 'response', 'output'] as const;
+
 /**
  * Converts an input row to the canonical curated row, or throws a UserError naming it. Every
  * original column passes through untouched (a column named `id` as `source_id`: `id` is the
  * content id); `columns` maps the dataset's own names onto the adapters' fields first.
+ * Curation judges answers: a row with no answer (no completion / answer / response / output
+ * column, no assistant turn) is refused with the column names it has, never passed on with "".
  */
 export function canonicalRow(row: Row, format: DataFormat | undefined, where: string, columns?: ColumnMap): Row {
-  const ex = toExample(applyColumns(row, columns, where), format ?? mappedFormat(columns), where);
+  const mapped = applyColumns(row, columns, where);
+  const ex = toExample(mapped, format ?? mappedFormat(columns), where);
+  if (ex.format !== 'pretokenized' && !ex.messages.some((m) => m.role === 'assistant')) {
+    const field = ANSWER_FIELDS.find((k) => typeof mapped[k] === 'string');
+    if (field === undefined) {
+      const keys = Object.keys(row);
+      throw new UserError(
+        `${where}: no answer field (the row has ${keys.length ? keys.map((k) => `'${k}'`).join(', ') : 'no fields'}); ` +
+          `expected one of completion, ${ANSWER_FIELDS.join(', ')}, or an assistant turn in messages / conversations`,
+      );
+    }
+    ex.messages.push({ role: 'assistant', content: mapped[field] as string });
+  }
   const prompt = promptText(ex);
   const answer = answerText(ex);
   const out: Row = { id: contentId(prompt, answer), prompt, answer, messages: ex.messages };
@@ -237,7 +270,7 @@ export async function runCuration(configOrPath: string | Record<string, unknown>
       await runStep(dir, index, s.name, s.type, hash, total, progressMode, log, async (keep, reject, tick) => {
         await mkdir(workDir, { recursive: true });
         const input = (async function* () {
-          for await (const row of readRows(join(prevDir, 'kept.jsonl'), { format: 'jsonl' })) {
+          for await (const row of readRows(join(prevDir, KEPT), { format: 'jsonl' })) {
             tick();
             yield row;
           }
@@ -255,9 +288,9 @@ export async function runCuration(configOrPath: string | Record<string, unknown>
   const keptPath = join(out, 'kept.parquet');
   const rejectedPath = join(out, 'rejected.parquet');
   const last = reports[reports.length - 1];
-  await writeRows(keptPath, readRows(join(last.dir, 'kept.jsonl'), { format: 'jsonl' }));
+  await writeRows(keptPath, readRows(join(last.dir, KEPT), { format: 'jsonl' }));
   await writeRows(rejectedPath, (async function* () {
-    for (const r of reports) yield* readRows(join(r.dir, 'rejected.jsonl'), { format: 'jsonl' });
+    for (const r of reports) yield* readRows(join(r.dir, REJECTED), { format: 'jsonl' });
   })());
 
   const reasons: Record<string, number> = {};
@@ -266,7 +299,8 @@ export async function runCuration(configOrPath: string | Record<string, unknown>
   const manifest: Manifest = {
     version: CURATE_FORMAT_VERSION,
     config_hash: sha256(stableStringify(config)),
-    config,
+    // Stored: URLs lose userinfo and secret query parameters (the hash above is of the real config).
+    config: sanitizeUrlsDeep(config),
     inputs,
     stages: reports,
     totals: { in: reports[0].in, kept: last.kept, rejected: reports.reduce((a, r) => a + r.rejected, 0) },
@@ -312,8 +346,8 @@ async function runStep(
   const tmp = join(dir, '..', `.tmp-${dir.split(/[\\/]/).pop()}-${process.pid}`);
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
-  const kept = await JsonlSink.create(join(tmp, 'kept.jsonl'));
-  const rejected = await JsonlSink.create(join(tmp, 'rejected.jsonl'));
+  const kept = await JsonlSink.create(join(tmp, KEPT));
+  const rejected = await JsonlSink.create(join(tmp, REJECTED));
   const reasons: Record<string, number> = {};
   let seen = 0;
   const progress = new Progress(`stage ${index} ${name}`, total, progressMode);

@@ -74,17 +74,52 @@ async function* strictText(path: string): AsyncGenerator<string> {
   }
 }
 
+/**
+ * The header check: every column needs a distinct, non-empty name, or a column would be
+ * silently dropped (csv-parse keeps the last of two equal names and skips empty ones).
+ */
+function headerColumns(path: string): (header: string[]) => string[] {
+  return (header) => {
+    const seen = new Map<string, number>();
+    header.forEach((raw, i) => {
+      const name = String(raw);
+      if (name.trim() === '') throw new UserError(`${path}:1: CSV column ${i + 1} has an empty name; every column needs a name`);
+      const prev = seen.get(name);
+      if (prev !== undefined) {
+        throw new UserError(`${path}:1: CSV column name '${name}' appears twice (columns ${prev + 1} and ${i + 1}); column names must be distinct`);
+      }
+      seen.set(name, i);
+    });
+    return header.map(String);
+  };
+}
+
 /** Streams CSV records as rows keyed by the header. */
 export async function* readCsv(path: string): AsyncGenerator<Row> {
-  const parser = parse({ bom: true, columns: true, cast: castField, skip_empty_lines: true, relax_quotes: false });
+  const parser = parse({ bom: true, columns: headerColumns(path), cast: castField, skip_empty_lines: true, relax_quotes: false });
   const source = strictText(path);
   // Feed the parser from the strict decoder; errors from either side surface in the loop.
+  // A parser that fails mid-write is destroyed and never emits 'drain': wait for either, so
+  // the feed always settles (an unsettled await here used to end the process with exit 13).
+  const waitDrain = () =>
+    new Promise<void>((r) => {
+      const done = () => {
+        parser.off('drain', done);
+        parser.off('close', done);
+        parser.off('error', done);
+        r();
+      };
+      parser.on('drain', done);
+      parser.on('close', done);
+      parser.on('error', done);
+    });
   const feed = (async () => {
     try {
       for await (const s of source) {
-        if (!parser.write(s)) await new Promise<void>((r) => parser.once('drain', () => r()));
+        if (parser.destroyed) return;
+        if (!parser.write(s)) await waitDrain();
       }
-      parser.end();
+      if (!parser.destroyed) parser.end();
     } catch (e) {
       parser.destroy(e as Error);
     }

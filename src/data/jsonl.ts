@@ -3,6 +3,7 @@
  * durable line-framed append (for caches) and a tolerant reader that skips a torn last line.
  */
 import { createReadStream } from 'node:fs';
+import { createGunzip, type Gunzip } from 'node:zlib';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { UserError, at } from '../util/errors.ts';
@@ -66,7 +67,9 @@ export async function* readLines(path: string): AsyncGenerator<RawLine> {
   };
 
   let first = true;
-  const stream = createReadStream(path, { highWaterMark: 1 << 20 });
+  // A .gz file (curate's stage files) is read through gunzip; members may be concatenated.
+  const source = createReadStream(path, { highWaterMark: 1 << 20 });
+  const stream = path.endsWith('.gz') ? gunzipOf(source) : source;
   try {
     for await (const chunk0 of stream) {
       let chunk = chunk0 as Buffer as Uint8Array;
@@ -91,8 +94,16 @@ export async function* readLines(path: string): AsyncGenerator<RawLine> {
     throw mapFsError(e, path);
   } finally {
     stream.destroy();
+    source.destroy();
   }
   if (carry && carry.length > 0) yield* decodeLinesOneByOne(carry);
+}
+
+/** `source` through gunzip, with the source's errors (ENOENT, EISDIR) passed on. */
+function gunzipOf(source: ReturnType<typeof createReadStream>): Gunzip {
+  const gz = createGunzip();
+  source.on('error', (e) => gz.destroy(e));
+  return source.pipe(gz);
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

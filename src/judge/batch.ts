@@ -8,7 +8,9 @@
  *             input row appears once, ok rows parsed like online answers, rows with an error
  *             line or no result recorded as failed with the reason.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { toFile } from 'openai';
 import type OpenAI from 'openai';
 import type { Row } from '../data/row.ts';
@@ -16,7 +18,7 @@ import { readAllRows, writeRows } from '../data/io.ts';
 import { UserError } from '../util/errors.ts';
 import { sha256, writeFileAtomic } from '../util/fs.ts';
 import { JudgeCache, cacheKey, type CacheEntry } from './cache.ts';
-import { JudgeClient, describeError, type ModelPrice } from './client.ts';
+import { JudgeClient, type ModelPrice } from './client.ts';
 import { detectInjection } from './injection.ts';
 import { sampleOf, toOutputRow } from './job.ts';
 import { parseJudgeAnswer } from './parse.ts';
@@ -24,11 +26,25 @@ import { loadRubric, newNonce, renderMessages, rubricTag } from './rubric.ts';
 
 export interface BatchState {
   kind: 'ko-align-judge-batch';
+  /**
+   * pending: written before the upload (a kill from here on leaves this state, and the next
+   * submit finds the batch by `submitId` instead of paying again); submitted: the batch exists
+   * (or no row needed one: every row was already in the cache).
+   */
+  status: 'pending' | 'submitted';
+  /** Random id of this submission, sent as batch metadata `ko_align_submit`. */
+  submitId: string;
+  /** '' while pending, and when no row had to be sent. */
   batchId: string;
   inputFileId: string;
   input: string;
   inputSha256: string;
   rows: number;
+  /** Rows sent in the batch (the others were already scored in the cache). */
+  sent: number;
+  /** Rows answered from the judge cache at submit time. */
+  cached: number;
+  cachePath?: string;
   rubricPath: string;
   rubric: string;
   model: string;
@@ -52,58 +68,141 @@ export interface BatchSubmitOptions extends BatchOptions {
   /** Where the request JSONL is also written (for inspection); optional. */
   requestsPath?: string;
   completionWindow?: '24h';
+  /** Judge cache: rows already scored in it are not sent (and collect fills them from it). */
+  cachePath?: string;
+  /** Submit a new batch even when the state file names a live one. */
+  force?: boolean;
+}
+
+export interface BatchSubmitResult extends BatchState {
+  /** True when an existing batch was reused instead of creating (and paying for) another. */
+  reused: boolean;
 }
 
 function client(opts: BatchOptions & { model?: string }): JudgeClient {
   return new JudgeClient({ model: opts.model ?? process.env.KO_ALIGN_JUDGE_MODEL ?? 'gpt-4o-mini', baseURL: opts.baseURL, apiKey: opts.apiKey });
 }
 
-/** The batch input: one JSONL line per row. */
-export async function buildBatchRequests(rows: Row[], o: { rubricPath: string; model: string; promptField?: string; answerField?: string; source: string; structured?: boolean }): Promise<string> {
+/** The batch input: one JSONL line per row (or per row index in `only`), custom_id row-<index>. */
+export async function buildBatchRequests(rows: Row[], o: { rubricPath: string; model: string; promptField?: string; answerField?: string; source: string; structured?: boolean; only?: number[] }): Promise<string> {
   const rubric = await loadRubric(o.rubricPath);
   const c = new JudgeClient({ model: o.model, apiKey: 'unused' });
   const nonce = newNonce();
-  const lines = rows.map((row, i) => {
-    const sample = sampleOf(row, `${o.source}: row ${i + 1}`, o.promptField, o.answerField);
+  const indices = o.only ?? rows.map((_, i) => i);
+  const lines = indices.map((i) => {
+    const sample = sampleOf(rows[i], `${o.source}: row ${i + 1}`, o.promptField, o.answerField);
     return JSON.stringify({ custom_id: `row-${i}`, method: 'POST', url: '/v1/chat/completions', body: c.body(rubric, renderMessages(rubric, sample, nonce), o.structured ?? true) });
   });
   return lines.map((l) => l + '\n').join('');
 }
 
-export async function submitBatch(o: BatchSubmitOptions): Promise<BatchState> {
+const NOT_LIVE = ['failed', 'cancelled', 'expired'];
+
+/** The batch this tool created for `submitId` (found by its metadata), if the server has one. */
+async function findSubmitted(c: JudgeClient, submitId: string): Promise<OpenAI.Batch | undefined> {
+  try {
+    let seen = 0;
+    for await (const b of c.api.batches.list({ limit: 100 })) {
+      if ((b.metadata as Record<string, string> | null)?.ko_align_submit === submitId) return b;
+      if (++seen >= 1000) break;
+    }
+  } catch (e) {
+    throw new UserError(`batch submit: cannot list batches to find the one a killed submit may have created: ${c.describe(e)}`);
+  }
+  return undefined;
+}
+
+/**
+ * Submits a batch, idempotently: the state is written (pending) before the upload; a state that
+ * names a live batch is reused, a pending one is resolved by finding its batch on the server;
+ * rows already scored in the cache are not sent. `force` submits anew.
+ */
+export async function submitBatch(o: BatchSubmitOptions): Promise<BatchSubmitResult> {
   const rubric = await loadRubric(o.rubricPath);
   const rows = await readAllRows(o.input);
   const c = client(o);
-  const jsonl = await buildBatchRequests(rows, { ...o, model: c.model, source: o.input });
-  if (o.requestsPath) await writeFileAtomic(o.requestsPath, jsonl);
-  const api = c.api;
-  let file: OpenAI.FileObject;
-  let batch: OpenAI.Batch;
-  try {
-    file = await api.files.create({ file: await toFile(Buffer.from(jsonl, 'utf8'), 'ko-align-judge-batch.jsonl'), purpose: 'batch' });
-    batch = await api.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: o.completionWindow ?? '24h', metadata: { tool: 'ko-align', rubric: rubricTag(rubric) } });
-  } catch (e) {
-    throw new UserError(`batch submit failed: ${describeError(e)}`);
+  const inputSha256 = sha256(await readFile(o.input));
+  const tag = rubricTag(rubric);
+  const save = (st: BatchState) => writeFileAtomic(o.statePath, JSON.stringify(st, null, 2) + '\n');
+
+  if (!o.force && existsSync(o.statePath)) {
+    const prev = await readBatchState(o.statePath, { allowPending: true });
+    if (prev.inputSha256 !== inputSha256 || prev.rubric !== tag || prev.model !== c.model) {
+      throw new UserError(
+        `${o.statePath}: holds a batch for another submission (input, rubric or model differ: ${prev.input} ${prev.rubric} ${prev.model}); ` +
+          `pass --force to submit anew or choose another --state`,
+      );
+    }
+    if (prev.status === 'submitted' && !prev.batchId) return { ...prev, reused: true };
+    if (prev.status === 'submitted') {
+      const b = await retrieve(c, prev.batchId);
+      if (!NOT_LIVE.includes(b.status)) return { ...prev, reused: true };
+      // A failed / cancelled / expired batch: submit again below (cached rows are not re-sent).
+    } else {
+      const found = await findSubmitted(c, prev.submitId);
+      if (found && !NOT_LIVE.includes(found.status)) {
+        const st: BatchState = { ...prev, status: 'submitted', batchId: found.id, inputFileId: found.input_file_id };
+        await save(st);
+        return { ...st, reused: true };
+      }
+    }
   }
+
+  // Rows already scored (and paid for) in the cache are not sent again.
+  const params = { temperature: rubric.params.temperature, max_tokens: rubric.params.max_tokens };
+  const only: number[] = [];
+  const cache = o.cachePath ? await JudgeCache.open(o.cachePath) : null;
+  try {
+    rows.forEach((row, i) => {
+      const sample = sampleOf(row, `${o.input}: row ${i + 1}`, o.promptField, o.answerField);
+      if (!cache?.get(cacheKey({ rubricId: rubric.id, rubricVersion: rubric.version, model: c.model, params, ...sample }))) only.push(i);
+    });
+  } finally {
+    await cache?.close();
+  }
+  const jsonl = await buildBatchRequests(rows, { ...o, model: c.model, source: o.input, only });
+  if (o.requestsPath) await writeFileAtomic(o.requestsPath, jsonl);
   const state: BatchState = {
     kind: 'ko-align-judge-batch',
-    batchId: batch.id,
-    inputFileId: file.id,
+    status: 'pending',
+    submitId: randomBytes(12).toString('hex'),
+    batchId: '',
+    inputFileId: '',
     input: o.input,
-    inputSha256: sha256(await readFile(o.input)),
+    inputSha256,
     rows: rows.length,
+    sent: only.length,
+    cached: rows.length - only.length,
+    ...(o.cachePath ? { cachePath: o.cachePath } : {}),
     rubricPath: o.rubricPath,
-    rubric: rubricTag(rubric),
+    rubric: tag,
     model: c.model,
     promptField: o.promptField,
     answerField: o.answerField,
     submittedAt: new Date().toISOString(),
   };
-  await writeFileAtomic(o.statePath, JSON.stringify(state, null, 2) + '\n');
-  return state;
+  if (only.length === 0) {
+    state.status = 'submitted';
+    await save(state);
+    return { ...state, reused: false };
+  }
+  // Written before anything is uploaded: a kill from here on is resolved by the next submit.
+  await save(state);
+  const api = c.api;
+  try {
+    const file = await api.files.create({ file: await toFile(Buffer.from(jsonl, 'utf8'), 'ko-align-judge-batch.jsonl'), purpose: 'batch' });
+    state.inputFileId = file.id;
+    const batch = await api.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: o.completionWindow ?? '24h', metadata: { tool: 'ko-align', rubric: tag, ko_align_submit: state.submitId } });
+    state.batchId = batch.id;
+  } catch (e) {
+    throw new UserError(`batch submit failed: ${c.describe(e)}`);
+  }
+  state.status = 'submitted';
+  await save(state);
+  return { ...state, reused: false };
 }
 
-export async function readBatchState(path: string): Promise<BatchState> {
+export async function readBatchState(path: string, opts: { allowPending?: boolean } = {}): Promise<BatchState> {
   let s: BatchState;
   try {
     s = JSON.parse(await readFile(path, 'utf8'));
@@ -111,6 +210,14 @@ export async function readBatchState(path: string): Promise<BatchState> {
     throw new UserError(`${path}: cannot read batch state (${(e as Error).message.split('\n')[0]}); expected the file written by 'judge batch submit'`);
   }
   if (s?.kind !== 'ko-align-judge-batch' || typeof s.batchId !== 'string') throw new UserError(`${path}: not a judge batch state file (expected kind: ko-align-judge-batch)`);
+  // State files written before submits became idempotent have no status: they were submitted.
+  s.status ??= 'submitted';
+  s.submitId ??= '';
+  s.sent ??= s.rows;
+  s.cached ??= 0;
+  if (s.status === 'pending' && !opts.allowPending) {
+    throw new UserError(`${path}: the batch submission did not finish (state pending); run 'judge batch submit' again with the same --state, it finds or creates the batch without paying twice`);
+  }
   return s;
 }
 
@@ -126,7 +233,8 @@ export interface BatchStatus {
 
 export async function batchStatus(o: BatchOptions & { statePath: string }): Promise<BatchStatus> {
   const state = await readBatchState(o.statePath);
-  const b = await retrieve(client({ ...o, model: state.model }).api, state.batchId);
+  if (!state.batchId) return { id: '(none)', status: 'completed', total: 0, completed: 0, failed: 0, outputFileId: null, errorFileId: null };
+  const b = await retrieve(client({ ...o, model: state.model }), state.batchId);
   return {
     id: b.id,
     status: b.status,
@@ -138,11 +246,11 @@ export async function batchStatus(o: BatchOptions & { statePath: string }): Prom
   };
 }
 
-async function retrieve(api: OpenAI, id: string): Promise<OpenAI.Batch> {
+async function retrieve(c: JudgeClient, id: string): Promise<OpenAI.Batch> {
   try {
-    return await api.batches.retrieve(id);
+    return await c.api.batches.retrieve(id);
   } catch (e) {
-    throw new UserError(`batch ${id}: ${describeError(e)}`);
+    throw new UserError(`batch ${id}: ${c.describe(e)}`);
   }
 }
 
@@ -165,8 +273,12 @@ export async function collectBatch(o: BatchOptions & { statePath: string; output
   }));
   if (digest !== state.inputSha256) throw new UserError(`${state.input}: changed since the batch was submitted (sha256 differs from ${o.statePath}); results cannot be joined back`);
   const rubric = await loadRubric(state.rubricPath);
-  const api = client({ ...o, model: state.model }).api;
-  const b = await retrieve(api, state.batchId);
+  const c = client({ ...o, model: state.model });
+  const api = c.api;
+  // No batch when every row was already in the cache at submit time.
+  const b: Pick<OpenAI.Batch, 'id' | 'status' | 'request_counts' | 'output_file_id' | 'error_file_id'> = state.batchId
+    ? await retrieve(c, state.batchId)
+    : { id: '(none)', status: 'completed', request_counts: { total: 0, completed: 0, failed: 0 }, output_file_id: undefined, error_file_id: undefined };
   const finished = ['completed', 'expired', 'cancelled', 'failed'];
   if (!finished.includes(b.status)) {
     const rc = b.request_counts;
@@ -177,7 +289,7 @@ export async function collectBatch(o: BatchOptions & { statePath: string; output
     try {
       return await (await api.files.content(id)).text();
     } catch (e) {
-      throw new UserError(`batch ${b.id}: cannot download file ${id}: ${describeError(e)}`);
+      throw new UserError(`batch ${b.id}: cannot download file ${id}: ${c.describe(e)}`);
     }
   };
   const results = new Map<string, { body?: OpenAI.Chat.ChatCompletion; error?: string }>();
@@ -195,7 +307,7 @@ export async function collectBatch(o: BatchOptions & { statePath: string; output
       if (status === 200 && item.response?.body && !item.error) results.set(item.custom_id, { body: item.response.body as OpenAI.Chat.ChatCompletion });
       else {
         const bodyMsg = (item.response?.body as { error?: { message?: string } } | undefined)?.error?.message;
-        results.set(item.custom_id, { error: `batch error${status ? ` (HTTP ${status})` : ''}: ${item.error?.message ?? bodyMsg ?? 'unknown error'}` });
+        results.set(item.custom_id, { error: c.redact(`batch error${status ? ` (HTTP ${status})` : ''}: ${item.error?.message ?? bodyMsg ?? 'unknown error'}`) });
       }
     });
   };
@@ -204,7 +316,8 @@ export async function collectBatch(o: BatchOptions & { statePath: string; output
 
   const rows = await readAllRows(state.input);
   if (rows.length !== state.rows) throw new UserError(`${state.input}: has ${rows.length} rows, the batch was submitted with ${state.rows}`);
-  const cache = o.cachePath ? await JudgeCache.open(o.cachePath) : null;
+  const cachePath = o.cachePath ?? state.cachePath;
+  const cache = cachePath ? await JudgeCache.open(cachePath) : null;
   const params = { temperature: rubric.params.temperature, max_tokens: rubric.params.max_tokens };
   const sum: BatchCollectSummary = { batchId: b.id, status: b.status, rows: rows.length, ok: 0, failed: 0, missing: 0, promptTokens: 0, completionTokens: 0, costUsd: null };
   const out: Row[] = [];
@@ -215,7 +328,11 @@ export async function collectBatch(o: BatchOptions & { statePath: string; output
       const r = results.get(`row-${i}`);
       const base = { key: cacheKey({ rubricId: rubric.id, rubricVersion: rubric.version, model: state.model, params, ...sample }), model: state.model, rubric: rubricTag(rubric), at: new Date().toISOString() };
       let entry: CacheEntry;
-      if (!r) {
+      const hit = r ? undefined : cache?.get(base.key);
+      if (hit) {
+        // Scored before the submit (not sent in the batch), or by an earlier collect.
+        entry = hit;
+      } else if (!r) {
         sum.missing++;
         const msg = `no result for row-${i} in batch ${b.id} (status ${b.status})`;
         entry = { ...base, status: 'failed', reason: msg, raw: msg, prompt_tokens: 0, completion_tokens: 0 };
@@ -225,7 +342,7 @@ export async function collectBatch(o: BatchOptions & { statePath: string; output
         const usage = { prompt_tokens: r.body?.usage?.prompt_tokens ?? 0, completion_tokens: r.body?.usage?.completion_tokens ?? 0 };
         sum.promptTokens += usage.prompt_tokens;
         sum.completionTokens += usage.completion_tokens;
-        const raw = r.body?.choices?.[0]?.message?.content ?? '';
+        const raw = c.redact(r.body?.choices?.[0]?.message?.content ?? '');
         const parsed = parseJudgeAnswer(raw, rubric);
         entry = parsed
           ? { ...base, ...usage, status: 'ok', score: parsed.score, reason: parsed.reason, ...(parsed.category !== undefined ? { category: parsed.category } : {}) }

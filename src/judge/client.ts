@@ -11,11 +11,14 @@
  * - an unparseable answer is asked again up to `maxParseRetries` times, then reported as a failure
  *   with its raw text (never a score).
  * - a concurrency limit, and token / cost accounting.
- * The API key comes from options or OPENAI_API_KEY and is never logged or written anywhere.
+ * The API key comes from options or OPENAI_API_KEY and is never logged or written anywhere:
+ * every text that comes back from the server (answers, reasons, error messages) has the key,
+ * `Bearer ...` and `sk-...` patterns redacted before the caller sees it.
  */
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import { nodeFetch } from './http-fetch.ts';
 import { parseJudgeAnswer, type ParsedJudgement } from './parse.ts';
+import { redactSecrets } from '../util/redact.ts';
 import type { ChatMessage, Rubric } from './rubric.ts';
 
 export interface ModelPrice {
@@ -116,6 +119,8 @@ export class JudgeClient {
   private opts: Required<Pick<JudgeClientOptions, 'maxRetries' | 'timeoutMs' | 'maxParseRetries' | 'backoffBaseMs' | 'backoffMaxMs' | 'retryAfterMaxMs'>>;
   private sleep: (ms: number) => Promise<void>;
   private prices: Record<string, ModelPrice>;
+  /** Credentials to scrub from server text (never logged or stored). */
+  readonly #secrets: string[];
 
   constructor(o: JudgeClientOptions) {
     this.model = o.model;
@@ -131,6 +136,7 @@ export class JudgeClient {
     this.limiter = new Limiter(o.concurrency ?? 8);
     this.sleep = o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.prices = o.prices ?? {};
+    this.#secrets = [o.apiKey, process.env.OPENAI_API_KEY].filter((k): k is string => Boolean(k));
     this.openai = new OpenAI({
       baseURL: o.baseURL ?? process.env.OPENAI_BASE_URL ?? undefined,
       // Local servers (vLLM, Ollama, llama.cpp) accept any key; the package insists on one.
@@ -144,6 +150,16 @@ export class JudgeClient {
   /** The underlying openai client (batch API). */
   get api(): OpenAI {
     return this.openai;
+  }
+
+  /** `text` (from the server) with this client's key and credential-looking patterns redacted. */
+  redact(text: string): string {
+    return redactSecrets(text, this.#secrets);
+  }
+
+  /** describeError, redacted with this client's key. */
+  describe(e: unknown): string {
+    return this.redact(describeError(e));
   }
 
   /** Cost in USD of the tokens used so far, or undefined when no price is known for the model. */
@@ -177,13 +193,14 @@ export class JudgeClient {
         try {
           resp = await this.request(rubric, messages);
         } catch (e) {
-          return { status: 'failed', raw: raw || describeError(e), error: describeError(e), usage, paid };
+          const error = this.describe(e);
+          return { status: 'failed', raw: raw || error, error, usage, paid };
         }
         paid = true;
         const u = resp.usage;
         usage.prompt_tokens += u?.prompt_tokens ?? 0;
         usage.completion_tokens += u?.completion_tokens ?? 0;
-        raw = resp.choices?.[0]?.message?.content ?? '';
+        raw = this.redact(resp.choices?.[0]?.message?.content ?? '');
         const parsed = parseJudgeAnswer(raw, rubric);
         if (parsed) return { status: 'ok', parsed, raw, usage };
       }
@@ -254,9 +271,12 @@ export function retryAfterMs(e: unknown): number | undefined {
   return undefined;
 }
 
-/** One line about what went wrong, with no request headers (the key stays private). */
+/**
+ * One line about what went wrong, with no request headers and credential-looking text
+ * (`Bearer ...`, `sk-...`) redacted; JudgeClient.describe also redacts the configured key.
+ */
 export function describeError(e: unknown): string {
   if (e instanceof APIConnectionTimeoutError) return 'request timed out';
-  if (e instanceof APIError) return `HTTP ${e.status ?? 'connection error'}: ${(e.message ?? '').split('\n')[0].slice(0, 300)}`;
-  return (e as Error)?.message?.split('\n')[0] ?? String(e);
+  if (e instanceof APIError) return redactSecrets(`HTTP ${e.status ?? 'connection error'}: ${(e.message ?? '').split('\n')[0].slice(0, 300)}`);
+  return redactSecrets((e as Error)?.message?.split('\n')[0] ?? String(e));
 }

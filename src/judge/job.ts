@@ -49,7 +49,16 @@ export interface JudgeOptions {
   onProgress?: (done: number, total: number) => void;
   /** Names the data in error messages (e.g. the input file). */
   source?: string;
+  /**
+   * Fail when more than this fraction of rows failed; a job where every row failed always
+   * fails. judgeFile writes what was scored first and defaults to 0.5; judgeRows checks only
+   * when it is set.
+   */
+  maxFailedFraction?: number;
 }
+
+/** Default of max_failed_fraction / --max-failed-fraction. */
+export const DEFAULT_MAX_FAILED_FRACTION = 0.5;
 
 /** Transport counters a job reports, as the client counts them. */
 type TransportStats = Pick<ClientStats, 'httpRequests' | 'retries' | 'rateLimited' | 'serverErrors' | 'timeouts' | 'parseRetries' | 'promptTokens' | 'completionTokens'>;
@@ -223,8 +232,28 @@ export class JudgeSession {
     if (entry.status === 'ok') {
       this.counts.ok++;
       this.counts.scoreSum += entry.score!;
-    } else this.counts.failed++;
+    } else {
+      this.counts.failed++;
+      this.firstFailure ??= String(entry.reason ?? entry.raw ?? 'failed');
+    }
     return toOutputRow(row, entry, flags, this.rubric);
+  }
+
+  private firstFailure: string | undefined;
+
+  /**
+   * A UserError when every row judged so far failed, or more than `maxFraction` of them (an
+   * unreachable judge, a wrong key, a bad port must not pass as a finished job), else null.
+   */
+  failureError(maxFraction = DEFAULT_MAX_FAILED_FRACTION, what = this.opts.source ?? 'input'): UserError | null {
+    const { rows, failed } = this.counts;
+    if (rows === 0 || failed === 0) return null;
+    if (failed < rows && failed / rows <= maxFraction) return null;
+    const share = failed === rows ? 'every judge call failed' : `${failed} of ${rows} judge calls failed (more than max_failed_fraction ${maxFraction})`;
+    return new UserError(
+      `${what}: ${share}${failed === rows ? ` (${rows} rows)` : ''}; first: ${this.firstFailure ?? 'failed'}; ` +
+        `check the judge's base_url, model and OPENAI_API_KEY${this.cache ? '; what was scored is kept in the judge cache' : ''}`,
+    );
   }
 
   private pendingWrites = new Set<Promise<void>>();
@@ -317,6 +346,11 @@ export async function judgeRows(rows: Row[], opts: JudgeOptions): Promise<{ rows
   const session = await JudgeSession.open(opts);
   try {
     const out = await session.judge(rows, 0, opts.onProgress ? (d) => opts.onProgress!(d, rows.length) : undefined);
+    // Only when asked (judgeFile and the pipeline ask): a caller may want the failed rows.
+    if (opts.maxFailedFraction !== undefined) {
+      const failure = session.failureError(opts.maxFailedFraction);
+      if (failure) throw failure;
+    }
     return { rows: out, summary: session.summary() };
   } finally {
     await session.close();
@@ -326,7 +360,17 @@ export async function judgeRows(rows: Row[], opts: JudgeOptions): Promise<{ rows
 /** Reads `input`, judges it, writes `output` atomically (in input order, each row exactly once). */
 export async function judgeFile(input: string, output: string, opts: JudgeOptions): Promise<JudgeSummary> {
   const rows = await readAllRows(input);
-  const { rows: out, summary } = await judgeRows(rows, { source: input, ...opts });
+  const session = await JudgeSession.open({ source: input, ...opts });
+  let out: Row[];
+  let failure: UserError | null;
+  try {
+    out = await session.judge(rows, 0, opts.onProgress ? (d) => opts.onProgress!(d, rows.length) : undefined);
+    failure = session.failureError(opts.maxFailedFraction);
+  } finally {
+    await session.close();
+  }
+  // What was scored is written (and cached) either way; too many failures then fail the job.
   await writeRows(output, out);
-  return summary;
+  if (failure) throw new UserError(`${failure.message}; rows written to ${output}`);
+  return session.summary();
 }

@@ -31,6 +31,27 @@ export interface LabelSummary {
   ratio: number;
 }
 
+/**
+ * A row's judge_score as a number: numbers as they are, numeric strings ("8", " 7.5 ") parsed
+ * (CSV and spreadsheet round trips make them); null / "" mean unscored. Anything else
+ * ("여덟", NaN, true) is refused with the row and the value, never silently dropped.
+ */
+export function scoreOf(v: unknown, where: string): number | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'number') {
+    if (Number.isFinite(v)) return v;
+    throw new UserError(`${where}: judge_score must be a finite number, got ${String(v)}`);
+  }
+  if (typeof v === 'string') {
+    const t = v.trim();
+    if (t === '') return null;
+    const n = Number(t);
+    if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(t) && Number.isFinite(n)) return n;
+  }
+  throw new UserError(`${where}: judge_score must be a number, got ${JSON.stringify(v)}`);
+}
+
 export function labelRows(rows: Row[], o: LabelOptions): { rows: Row[]; summary: LabelSummary } {
   if (!(o.undesirableMax < o.desirableMin)) {
     throw new UserError(`--undesirable-max (${o.undesirableMax}) must be below --desirable-min (${o.desirableMin})`);
@@ -42,7 +63,7 @@ export function labelRows(rows: Row[], o: LabelOptions): { rows: Row[]; summary:
     if (!('judge_score' in row) && !('judge_status' in row) && row.label_source !== 'review') {
       throw new UserError(`${src}: row ${i + 1}: no judge_score column (run 'ko-align judge score' first)`);
     }
-    const score = row.judge_score;
+    const score = row.judge_status === 'failed' ? null : scoreOf(row.judge_score, `${src}: row ${i + 1}`);
     // A human reviewer's decision (ko-align review import) is final: it overrides the judge.
     if (row.label_source === 'review' && typeof row.label === 'boolean') {
       const sample = sampleOf(row, `${src}: row ${i + 1}`, o.promptField, o.answerField);
@@ -52,7 +73,7 @@ export function labelRows(rows: Row[], o: LabelOptions): { rows: Row[]; summary:
       out.push({ prompt: sample.prompt, completion: sample.answer, label: row.label, judge_score: typeof score === 'number' ? score : null, label_source: 'review' });
       return;
     }
-    if (row.judge_status === 'failed' || typeof score !== 'number' || !Number.isFinite(score)) {
+    if (row.judge_status === 'failed' || score === null) {
       s.unscored++;
       return;
     }

@@ -8,9 +8,10 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadConfig, paramShapes, type ModelConfig } from './config.ts';
 import { LlamaModel } from './llama.ts';
-import { readSafetensors, weightFiles, writeSafetensors, type HostTensor } from './safetensors.ts';
+import { assertFinite, readSafetensors, weightFiles, writeSafetensors, type HostTensor } from './safetensors.ts';
 import { UserError } from '../util/errors.ts';
 import { noteModelLoad } from '../engine/memory.ts';
+import { cleanStaleTemps } from '../util/fs.ts';
 
 /** Tokenizer and generation files copied beside a saved model when present in the source. */
 export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'chat_template.jinja'];
@@ -34,7 +35,13 @@ export function readModelTensors(dir: string, config: ModelConfig): Map<string, 
     byFile.get(file)!.push(name);
   }
   const out = new Map<string, HostTensor>();
-  for (const [file, names] of byFile) for (const [n, t] of readSafetensors(file, names)) out.set(n, t);
+  for (const [file, names] of byFile) {
+    for (const [n, t] of readSafetensors(file, names)) {
+      // NaN / Inf weights would give NaN log-probs and losses silently: refuse them here.
+      assertFinite(file, n, t.data);
+      out.set(n, t);
+    }
+  }
   return out;
 }
 
@@ -85,6 +92,8 @@ export async function writeModelDir(dir: string, fill: (tmp: string) => Promise<
   const target = resolve(dir);
   const parent = dirname(target);
   await mkdir(parent, { recursive: true });
+  // Leftovers of a killed writer (its .tmp / .tmp.old directories) go first.
+  await cleanStaleTemps(target);
   const tmp = join(parent, `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   await mkdir(tmp);
   try {

@@ -2,7 +2,7 @@
  * Random tiny models in Hugging Face layout (for tests, the quickstart and benchmarks).
  * Initialisation follows llama_ref.py `make`: every weight N(0, 0.08^2), norms 1 + N(0, 0.08^2).
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -169,6 +169,8 @@ export function defaultTokenizerCorpus(datasetsDir: string, limit = 4000): strin
 
 export interface InitModelOptions extends TinyModelSpec {
   out: string;
+  /** Replace `out` even when it holds files that are not a model directory's. */
+  force?: boolean;
   seed?: number;
   /** Tokenizer training texts (default: defaultTokenizerCorpus of the package's datasets/). */
   corpus?: string[];
@@ -181,6 +183,33 @@ export interface InitModelResult {
   config: Record<string, unknown>;
 }
 
+/** Files a model directory written by this tool (init, SFT, KTO saves) may hold. */
+const MODEL_DIR_FILE = /^(config\.json|generation_config\.json|model\.safetensors|model-\d+-of-\d+\.safetensors|model\.safetensors\.index\.json|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|chat_template\.jinja|README\.md)$/;
+
+/**
+ * Refuses to replace `dir` when it exists and is not empty and not a model directory (only model
+ * files, config.json among them): `--out ~/data` must not delete ~/data.
+ */
+function refuseForeignDir(dir: string): void {
+  if (!existsSync(dir)) return;
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    return;
+  }
+  if (!st.isDirectory()) throw new UserError(`--out ${dir}: exists and is not a directory; choose a new directory`);
+  const entries = readdirSync(dir);
+  if (entries.length === 0) return;
+  const foreign = entries.filter((e) => !MODEL_DIR_FILE.test(e));
+  if (foreign.length === 0 && entries.includes('config.json')) return;
+  const shown = (foreign.length ? foreign : entries).slice(0, 3).map((e) => `'${e}'`).join(', ');
+  throw new UserError(
+    `--out ${dir}: not empty and not a model directory (holds ${shown}${(foreign.length || entries.length) > 3 ? ', ...' : ''}); ` +
+      `refusing to replace it: choose a new directory, or pass --force to replace it`,
+  );
+}
+
 /**
  * Writes a random model in Hugging Face layout to `out` (atomically): config.json,
  * model.safetensors, generation_config.json and a small byte-level BPE tokenizer with a chat
@@ -190,6 +219,7 @@ export async function initModelDir(opts: InitModelOptions): Promise<InitModelRes
   const here = dirname(fileURLToPath(import.meta.url));
   const corpus = opts.corpus ?? defaultTokenizerCorpus(join(here, '..', '..', 'datasets'));
   tinyConfigJson(opts); // validate the spec before the (slower) tokenizer training
+  if (!opts.force) refuseForeignDir(opts.out);
   let result: InitModelResult | undefined;
   await writeModelDir(opts.out, async (tmp) => {
     const tok = await buildTokenizer({ vocabSize: opts.vocab, corpus, outDir: tmp });

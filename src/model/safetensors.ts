@@ -85,6 +85,20 @@ export function readSafetensorsHeader(path: string): SafetensorsHeader {
       if (base + off[1] > size) throw new UserError(`${path}: truncated safetensors file (tensor '${name}' ends at byte ${base + off[1]}, file has ${size})`);
       tensors.set(name, { dtype: m.dtype, shape: m.shape as number[], begin: base + off[0], end: base + off[1] });
     }
+    // The format's own validation: sorted by offset, the tensors tile the data buffer exactly,
+    // from byte 0 to its end (no gap, no overlap, no trailing bytes).
+    const byOffset = [...tensors.entries()].sort((a, b) => a[1].begin - b[1].begin || a[1].end - b[1].end);
+    let at = base;
+    for (const [name, t] of byOffset) {
+      if (t.begin !== at) {
+        const what = t.begin < at ? `overlaps the tensor before it (starts at data offset ${t.begin - base}, expected ${at - base})` : `leaves a gap before it (starts at data offset ${t.begin - base}, expected ${at - base})`;
+        throw new UserError(`${path}: corrupt safetensors header: tensor '${name}' ${what}`);
+      }
+      at = t.end;
+    }
+    if (at !== size) {
+      throw new UserError(`${path}: corrupt safetensors file: ${size - at} bytes after the last tensor (tensor data ends at byte ${at}, file has ${size})`);
+    }
     return { path, tensors, metadata };
   } finally {
     closeSync(fd);
@@ -151,6 +165,15 @@ export function readSafetensors(path: string, names?: Iterable<string>): Map<str
     closeSync(fd);
   }
   return out;
+}
+
+/** Refuses a tensor holding NaN or infinite values, naming the file, tensor and element. */
+export function assertFinite(path: string, name: string, data: Float32Array): void {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) {
+      throw new UserError(`${path}: tensor '${name}' holds ${Number.isNaN(data[i]) ? 'NaN' : 'infinite'} weights (first at element ${i}); the checkpoint is corrupt or training diverged`);
+    }
+  }
 }
 
 /** The weight files of a model directory: name -> file, from the index or the single file. */

@@ -43,6 +43,12 @@ export interface Tokenizer {
   idToToken(id: number): string | undefined;
   /** The directory it was loaded from. */
   dir: string;
+  /**
+   * The most text characters one token can stand for (the longest vocabulary entry): text of
+   * `n * maxTokenChars` characters is at least `n` tokens, so trainers cut huge fields before
+   * tokenizing. Optional for tokenizers built elsewhere (64 is assumed).
+   */
+  maxTokenChars?: number;
 }
 
 interface AddedTokenJson {
@@ -153,6 +159,9 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
   let maxId = -1;
   for (const v of Object.values(model.vocab as Record<string, number>)) if (v > maxId) maxId = v;
   for (const t of added) if (t.id > maxId) maxId = t.id;
+  let maxTokenChars = 1;
+  for (const k of Object.keys(model.vocab as Record<string, number>)) if (k.length > maxTokenChars) maxTokenChars = k.length;
+  for (const t of added) if (t.content.length > maxTokenChars) maxTokenChars = t.content.length;
 
   // Byte-level tokenizers: every vocab token is a string over GPT-2's 256-char byte alphabet.
   const normType = (tj.normalizer as { type?: unknown } | null)?.type ?? null;
@@ -212,6 +221,7 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
       if (out.reduce((a, b) => a + b, 0) !== Buffer.byteLength(text)) return null;
       return out;
     },
+    maxTokenChars,
     tokenToId: (t) => hf.token_to_id(t),
     idToToken: (id) => hf.id_to_token(id),
     dir,

@@ -15,7 +15,7 @@ export interface PipelineConfig {
     init: { arch: string; vocab: number; hidden: number; layers: number; heads: number; kv_heads: number; intermediate: number; seed: number };
   };
   curate: { inputs: unknown[]; stages: unknown[] };
-  judge: { rubric: string; model?: string; base_url?: string; concurrency: number; heuristic: boolean; undesirable_from: string[] };
+  judge: { rubric: string; model?: string; base_url?: string; concurrency: number; heuristic: boolean; max_failed_fraction: number; undesirable_from: string[] };
   labels: { desirable_min: number; undesirable_max: number; seed: number };
   review: { enabled: boolean; format: string; sample: number; seed: number; decisions?: string };
   sft: Record<string, unknown>;
@@ -66,6 +66,7 @@ export const pipelineSchema: Schema = {
       base_url: { type: 'string', optional: true, help: 'OpenAI-compatible base URL (default OPENAI_BASE_URL)' },
       concurrency: { type: 'integer', min: 1, default: 8, help: 'requests in flight' },
       heuristic: { type: 'boolean', default: false, help: 'force the embedded heuristic judge even when an endpoint is configured' },
+      max_failed_fraction: { type: 'number', min: 0, max: 1, default: 0.5, help: 'stop the run when more than this fraction of rows could not be judged (every row failing always stops it)' },
       undesirable_from: { type: 'string|string[]', default: ['rules', 'toxicity', 'judge'], help: 'rows rejected by these curation stages are judged too, as KTO undesirable candidates' },
     },
   },

@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { loadConfig, validateConfig } from '../config/schema.ts';
 import { sweepSchema } from '../sweep/config.ts';
@@ -32,6 +32,7 @@ import { hashModelWeights } from '../train/ref-cache.ts';
 import { trainSft, validateSftConfig } from '../train/sft.ts';
 import { UserError } from '../util/errors.ts';
 import { sha256, stableStringify, writeFileAtomic } from '../util/fs.ts';
+import { sanitizeUrlsDeep } from '../util/redact.ts';
 import { mulberry32 } from '../util/random.ts';
 import { pipelineSchema, type PipelineConfig } from './config.ts';
 import { renderPipelineReport, type PipelineReportInput } from './report.ts';
@@ -75,6 +76,36 @@ export function checkSections(pc: PipelineConfig, configPath: string): void {
   validateConfig(sweepSchema, { output_dir: '<out>', base_config: '<kto.yaml>', ...pc.sweep }, `${configPath}: sweep`);
 }
 
+/**
+ * runs_dir/name, refusing a name that leaves runs_dir ('../../x', an absolute path) or is
+ * runs_dir itself: the run directory's stages are deleted and rebuilt.
+ */
+export function runDirOf(runsDir: string, name: string, configPath: string): string {
+  const root = resolve(runsDir);
+  const dir = resolve(root, name);
+  const rel = relative(root, dir);
+  if (name.trim() === '' || rel === '' || rel.startsWith('..') || isAbsolute(rel) || isAbsolute(name)) {
+    throw new UserError(`${configPath}: key 'name' must name a directory inside runs_dir (${runsDir}), got '${name}'`);
+  }
+  return dir;
+}
+
+/**
+ * The curate config with every judge stage that names no cache of its own pointed at `cachePath`,
+ * the judge cache the pipeline's judge step uses: one cache keyed by rubric, model, params and
+ * sample, so rows the curate judge already scored are not paid for again.
+ */
+export function shareJudgeCache<T extends { stages: unknown[] }>(curate: T, cachePath: string): T {
+  const stages = curate.stages.map((s) => {
+    if (!s || typeof s !== 'object' || (s as { type?: unknown }).type !== 'judge') return s;
+    const spec = s as { params?: Record<string, unknown> };
+    const params = spec.params && typeof spec.params === 'object' ? spec.params : {};
+    if (params.cache !== undefined) return s;
+    return { ...spec, params: { ...params, cache: cachePath } };
+  });
+  return { ...curate, stages };
+}
+
 async function fileSha(path: string): Promise<string> {
   const h = createHash('sha256');
   await new Promise<void>((res, rej) => createReadStream(path).on('data', (c) => h.update(c)).on('end', res).on('error', rej));
@@ -87,7 +118,7 @@ export async function runPipeline(configPath: string, opts: PipelineOptions = {}
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const pc = await loadConfig<PipelineConfig>(configPath, pipelineSchema, opts.sets ?? []);
   checkSections(pc, configPath);
-  const runDir = resolve(pc.runs_dir, pc.name);
+  const runDir = runDirOf(pc.runs_dir, pc.name, configPath);
   await mkdir(runDir, { recursive: true });
   const statePath = join(runDir, 'pipeline.json');
   const state: PipelineState = existsSync(statePath) ? JSON.parse(await readFile(statePath, 'utf8')) : { stages: {} };
@@ -106,7 +137,7 @@ export async function runPipeline(configPath: string, opts: PipelineOptions = {}
     const t0 = Date.now();
     const info = await fn();
     state.stages[name] = { fingerprint, finished_at: new Date().toISOString(), seconds: (Date.now() - t0) / 1000, info };
-    await writeFileAtomic(statePath, JSON.stringify(state, null, 2));
+    await writeFileAtomic(statePath, JSON.stringify(sanitizeUrlsDeep(state), null, 2));
     skipped[name] = false;
     log(`[${name}] done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return info;
@@ -125,7 +156,8 @@ export async function runPipeline(configPath: string, opts: PipelineOptions = {}
 
   // ---- curate (content-addressed stage cache of its own) ----
   const curateDir = join(runDir, 'curate');
-  const manifest: Manifest = await runCuration({ ...pc.curate, output_dir: curateDir, progress: 'lines' } as Record<string, unknown>, { log });
+  const judgeCache = join(runDir, 'judge-cache.jsonl');
+  const manifest: Manifest = await runCuration(shareJudgeCache({ ...pc.curate, output_dir: curateDir, progress: 'lines' }, judgeCache) as Record<string, unknown>, { log });
   const cur = curateOutputs(curateDir);
   const keptSha = await fileSha(cur.kept);
   const rejectedSha = await fileSha(cur.rejected);
@@ -144,8 +176,9 @@ export async function runPipeline(configPath: string, opts: PipelineOptions = {}
       baseURL: pc.judge.base_url,
       concurrency: pc.judge.concurrency,
       heuristic: pc.judge.heuristic,
-      cachePath: join(runDir, 'judge-cache.jsonl'),
+      cachePath: judgeCache,
       source: cur.kept,
+      maxFailedFraction: pc.judge.max_failed_fraction,
     });
     await writeRows(judged, out);
     return { rows: out.length, summary: summary as unknown as Record<string, unknown> };

@@ -12,6 +12,7 @@ import OpenAI from 'openai';
 import type { Row } from '../data/io.ts';
 import { readAllRows, writeRows } from '../data/io.ts';
 import { UserError } from '../util/errors.ts';
+import { redactSecrets, sanitizeUrl } from '../util/redact.ts';
 import { loadClassifier, loadDefaultClassifier, defaultModelDir, type ToxicityClassifier } from './classifier.ts';
 
 export const SCORERS = ['classifier', 'judge', 'moderation'] as const;
@@ -223,8 +224,8 @@ async function moderationScorer(opts: ToxicityOptions): Promise<ToxicityScorer> 
             res = await client.moderations.create({ model, input: chunk });
           } catch (e) {
             const err = e as Error & { status?: number };
-            const what = err.status ? `HTTP ${err.status}: ${err.message.split('\n')[0]}` : err.message.split('\n')[0];
-            throw new UserError(`moderation scorer: ${baseURL ?? 'https://api.openai.com/v1'}/moderations failed for rows ${offset + s + 1}-${offset + s + chunk.length} of ${source}: ${what}`);
+            const what = redactSecrets(err.status ? `HTTP ${err.status}: ${err.message.split('\n')[0]}` : err.message.split('\n')[0], [apiKey]);
+            throw new UserError(`moderation scorer: ${sanitizeUrl(baseURL ?? 'https://api.openai.com/v1')}/moderations failed for rows ${offset + s + 1}-${offset + s + chunk.length} of ${source}: ${what}`);
           }
           if (!Array.isArray(res.results) || res.results.length !== chunk.length) {
             throw new UserError(`moderation scorer: expected ${chunk.length} results from ${model}, got ${Array.isArray(res.results) ? res.results.length : 'none'}`);

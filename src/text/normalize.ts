@@ -7,8 +7,30 @@
  * (nested lists, code), table rows, and everything inside fenced code blocks stay as they are.
  */
 
-/** Zero-width characters that carry no meaning in text (ZWNJ/ZWJ are kept: emoji sequences use them). */
-const ZERO_WIDTH = /[\u200B\u2060\uFEFF\u00AD]/g;
+/**
+ * Invisible characters that carry no meaning in Korean text: zero-width space / no-break,
+ * invisible operators, soft hyphen, bidi marks and embeddings / isolates (used to hide or
+ * reorder text), the combining grapheme joiner and the Hangul fillers.
+ */
+const ZERO_WIDTH = /[\u200B\u2060-\u2064\uFEFF\u00AD\u180E\u034F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069\u115F\u1160\u3164\uFFA0]/g;
+/**
+ * ZWJ / ZWNJ are kept only where they join something: next to an emoji (👩‍💻) or inside a
+ * script that uses them (Persian, Indic); between Hangul, Latin, digits or spaces they only hide
+ * text from matching, and are removed.
+ */
+const JOINS = /[\p{Extended_Pictographic}\p{Emoji_Modifier}\uFE0F\u20E3\p{Script=Arabic}\p{Script=Devanagari}\p{Script=Bengali}\p{Script=Tamil}\p{Script=Telugu}\p{Script=Kannada}\p{Script=Malayalam}\p{Script=Gujarati}\p{Script=Gurmukhi}\p{Script=Oriya}\p{Script=Sinhala}]/u;
+
+function dropLooseJoiners(s: string): string {
+  if (!/[\u200C\u200D]/.test(s)) return s;
+  return s.replace(/[\u200C\u200D]/g, (m, at: number) => {
+    const lo = s.charCodeAt(at - 1);
+    const before = at > 0 ? (lo >= 0xdc00 && lo <= 0xdfff && at > 1 ? s.slice(at - 2, at) : s[at - 1]!) : '';
+    const cp = s.codePointAt(at + 1);
+    const after = cp === undefined ? '' : String.fromCodePoint(cp);
+    return JOINS.test(before) || JOINS.test(after) ? m : '';
+  });
+}
+
 /** C0 controls except tab/newline/CR, DEL, and C1 controls. */
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/g;
 /** Unicode space separators (NBSP, en/em spaces, ideographic space, ...) become a plain space. */
@@ -31,7 +53,7 @@ export interface CleanOptions {
  */
 export function cleanText(text: string, opts: CleanOptions = {}): string {
   const maxBlank = opts.maxBlankLines ?? 1;
-  let s = nfc(text).replace(/\r\n?/g, '\n').replace(CONTROL, '').replace(ZERO_WIDTH, '');
+  let s = dropLooseJoiners(nfc(text).replace(/\r\n?/g, '\n').replace(CONTROL, '').replace(ZERO_WIDTH, ''));
   const lines = s.split('\n');
   const out: string[] = [];
   let inFence = false;

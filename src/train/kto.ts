@@ -21,6 +21,7 @@ import type { ForwardOptions, LlamaModel } from '../model/llama.ts';
 import { sequenceLogprobs, targetLogprobs } from '../model/logprobs.ts';
 import { loadTokenizer, type Tokenizer } from '../model/tokenizer.ts';
 import { UserError } from '../util/errors.ts';
+import { trainSettingsLine } from './settings.ts';
 import { IGNORE_INDEX, trainedPositions } from './data.ts';
 import { KTO_SCHEMA, type KtoConfig } from './kto-config.ts';
 import { desirableRatioWarning, klPairIndex, ktoBatchStats, ktoLoss } from './kto-loss.ts';
@@ -29,7 +30,7 @@ import { neftuneHook } from './neftune.ts';
 import { checkpointOption, selectParams } from './params.ts';
 import { resolveReferenceHash, hashTokenizedRows, lookupRefCache, refCacheKey, writeRefCache, type RefCacheParts, type RefLogps } from './ref-cache.ts';
 import { Rng } from './rng.ts';
-import { tokenizePromptCompletion } from './tokenize.ts';
+import { capMessages, tokenizePromptCompletion } from './tokenize.ts';
 import { train, type LogStat, type TrainOptions, type TrainResult, type TrainTask } from './trainer.ts';
 
 export async function loadKtoConfig(path: string, sets: string[] = []): Promise<KtoConfig> {
@@ -81,7 +82,9 @@ export function tokenizeKtoRows(rows: Row[], where: string, format: string, tok:
     const prompt: Message[] = promptMessages(ex);
     const completion = ex.messages.slice(prompt.length);
     if (completion.length === 0) throw new UserError(`${at}: no completion`);
-    const ids = tokenizePromptCompletion(tok, prompt, completion, { maxLength: cfg.max_length, maxPromptLength: cfg.max_prompt_length, maxCompletionLength: cfg.max_completion_length });
+    // Cut huge fields before tokenizing: prompts keep their tail (truncated from the left),
+    // completions their head; the tokens that survive truncation are the same.
+    const ids = tokenizePromptCompletion(tok, capMessages(prompt, Math.max(cfg.max_length, cfg.max_prompt_length), tok, 'tail'), capMessages(completion, Math.max(cfg.max_length, cfg.max_completion_length), tok, 'head'), { maxLength: cfg.max_length, maxPromptLength: cfg.max_prompt_length, maxCompletionLength: cfg.max_completion_length });
     if (ids.completion_ids.length === 0) throw new UserError(`${at}: the completion is empty after truncation (max_length ${cfg.max_length})`);
     return { prompt_ids: ids.prompt_ids, completion_ids: ids.completion_ids, label: ex.label };
   });
@@ -365,7 +368,8 @@ export async function precomputeReference(cfg: KtoConfig, opts: { log?: (m: stri
 /** Runs KTO end to end: backend, data, reference cache, model, loop, final model. */
 export async function trainKto(cfg: KtoConfig, opts: KtoRunOptions = {}): Promise<KtoRunResult> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
-  await initBackend(cfg.backend, opts.log ? { log } : {});
+  const backend = await initBackend(cfg.backend, opts.log ? { log } : {});
+  log(trainSettingsLine('kto', cfg, backend, { kto: cfg }));
   const tok = await maybeTokenizer(cfg.model);
   const data = await prepareKtoData(cfg, tok);
   if (data.train.length === 0) throw new UserError(`${cfg.dataset.path}: no rows`);

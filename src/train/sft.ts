@@ -25,7 +25,8 @@ import { neftuneHook } from './neftune.ts';
 import { checkpointOption, selectParams } from './params.ts';
 import { Rng } from './rng.ts';
 import { SFT_SCHEMA, type SftConfig } from './sft-config.ts';
-import { tokenizeChatForTraining } from './tokenize.ts';
+import { trainSettingsLine } from './settings.ts';
+import { capMessages, tokenizeChatForTraining } from './tokenize.ts';
 import { train, type TrainOptions, type TrainResult, type TrainTask } from './trainer.ts';
 
 /** Reads a YAML config, applies `--set` overrides, validates it (errors name the key). */
@@ -61,7 +62,8 @@ export function tokenizeRows(rows: Record<string, unknown>[], where: string, for
     }
     if (!tok) throw new UserError(`${at}: text rows need a tokenizer, but the model directory has no tokenizer.json`);
     if (!ex.messages.some((m) => m.role === 'assistant')) throw new UserError(`${at}: no assistant answer to train on (SFT needs a completion / output / assistant turn)`);
-    out.push(tokenizeChatForTraining(tok, ex.messages, { maxLength }));
+    // Cut huge fields to what max_length can keep before tokenizing (same tokens survive).
+    out.push(tokenizeChatForTraining(tok, capMessages(ex.messages, maxLength, tok), { maxLength }));
   });
   return out;
 }
@@ -213,7 +215,8 @@ export interface SftRunOptions extends TrainOptions {
 /** Runs SFT end to end: backend, tokenizer, data, model, loop, final model. */
 export async function trainSft(cfg: SftConfig, opts: SftRunOptions = {}): Promise<TrainResult> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  await initBackend(cfg.backend, opts.log ? { log } : {});
+  const backend = await initBackend(cfg.backend, opts.log ? { log } : {});
+  log(trainSettingsLine('sft', cfg, backend, { packing: cfg.packing }));
   let tok: Tokenizer | null = null;
   try {
     tok = await loadTokenizer(cfg.model);

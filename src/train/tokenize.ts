@@ -117,6 +117,25 @@ function checkMessages(messages: readonly ChatMessage[], what: string): void {
 }
 
 /**
+ * Messages with every content longer than `maxTokens` tokens could possibly need cut to a
+ * character budget first (maxTokens plus a margin, times the tokenizer's longest token), keeping
+ * the head (`keep: 'head'`, for text truncated from the right) or the tail (prompts truncated
+ * from the left). A 50 MB field is then never tokenized whole: the tokens that survive the
+ * max_length truncation are the same (the margin covers the word cut at the boundary).
+ */
+export function capMessages<M extends { content: string }>(messages: readonly M[], maxTokens: number, tok: Pick<Tokenizer, 'maxTokenChars'>, keep: 'head' | 'tail' = 'head'): M[] {
+  const budget = (maxTokens + 32) * Math.max(1, tok.maxTokenChars ?? 64);
+  return messages.map((m) => {
+    if (m.content.length <= budget) return m;
+    let c = keep === 'head' ? m.content.slice(0, budget) : m.content.slice(m.content.length - budget);
+    // Never leave half of a surrogate pair at the cut.
+    if (keep === 'head' && /[\uD800-\uDBFF]$/.test(c)) c = c.slice(0, -1);
+    if (keep === 'tail' && /^[\uDC00-\uDFFF]/.test(c)) c = c.slice(1);
+    return { ...m, content: c };
+  });
+}
+
+/**
  * Tokenizes a conversation for SFT. Labels are the token ids on every assistant turn's content
  * and end-of-turn token, -100 elsewhere. The result is cut to `maxLength` tokens (from the right).
  * Padding is left to the collator (pad with tok.padTokenId and label -100: see padExample).

@@ -4,14 +4,17 @@
  * outputs readable by an independent Parquet reader (DuckDB), and the stage cache.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { runCuration, type Manifest } from '../../src/curate/pipeline.ts';
+import { canonicalRow, runCuration, type Manifest } from '../../src/curate/pipeline.ts';
+import { errorOf } from '../helpers/errors.ts';
+import { UserError } from '../../src/util/errors.ts';
 import { readAllRows, type Row } from '../../src/data/io.ts';
 import { repoRoot } from '../helpers/cli.ts';
+import { chatReply, errorReply, startOpenAIServer, isolateOpenAIEnv, type OpenAIServer } from '../helpers/openai-server.ts';
 
 const sample = join(repoRoot, 'datasets', 'ko-instruct-sample.jsonl');
 const config = join(repoRoot, 'configs', 'curate.yaml');
@@ -156,6 +159,14 @@ describe('runCuration on the bundled sample', () => {
     }
   });
 
+  it('bounds disk use: stage files are gzipped JSONL, all stages together under 3.5x the input', () => {
+    const stageFiles = filesUnder(join(out, '.stages'));
+    expect(stageFiles.filter((f) => f.endsWith('.jsonl'))).toEqual([]);
+    expect(stageFiles.filter((f) => f.endsWith('.jsonl.gz')).length).toBe(2 * manifest.stages.length);
+    const bytes = stageFiles.reduce((n, f) => n + statSync(f).size, 0);
+    expect(bytes).toBeLessThan(3.5 * statSync(sample).size);
+  });
+
   it('a second run with the same config reuses every stage and gives the same outputs', async () => {
     const before = readFileSync(join(out, 'kept.parquet'));
     const again = await runCuration(config, { sets, ...quiet });
@@ -169,5 +180,72 @@ describe('runCuration on the bundled sample', () => {
     expect(m.stages.map((s) => s.cached)).toEqual([true, true, true, false, false]);
     expect(m.stages[3].rejected).toBeGreaterThan(80);
     expect(readdirSync(join(out, '.stages')).filter((d) => d.startsWith('03-rules-'))).toHaveLength(2);
+  });
+});
+
+/** Every file under `dir`, recursively. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((f) => join(dir, f)).filter((f) => statSync(f).isFile());
+}
+
+describe('credentials never reach curate outputs', () => {
+  let server: OpenAIServer | undefined;
+  isolateOpenAIEnv(() => server, () => (server = undefined));
+
+  it('a 401 quoting the Authorization header and a base_url with user:pass leave no secret in any file', async () => {
+    const key = 'sk-redteam-0123456789abcdef';
+    process.env.OPENAI_API_KEY = key;
+    server = await startOpenAIServer({
+      handler: (req) => {
+        if (!req.path.endsWith('/chat/completions')) return undefined;
+        const u: string = req.body.messages[1].content;
+        if (u.includes('부산')) return errorReply(401, `Incorrect API key provided. Request header: Authorization: ${req.headers.authorization}; key=${key}`);
+        return chatReply(JSON.stringify({ reason: '좋은 답변', score: 9 }));
+      },
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'ko-align-curate-secret-'));
+    const input = join(dir, 'in.jsonl');
+    writeFileSync(input, [
+      { prompt: '서울의 명소를 알려줘', answer: '경복궁과 남산타워가 유명합니다.' },
+      { prompt: '부산의 명소를 알려줘', answer: '해운대 해수욕장이 유명합니다.' },
+      { prompt: '제주의 명소를 알려줘', answer: '한라산과 성산일출봉이 유명합니다.' },
+    ].map((r) => JSON.stringify(r) + '\n').join(''));
+    const port = new URL(server.baseURL).port;
+    const baseUrl = `http://judge-user:hunter2pass@127.0.0.1:${port}/v1`;
+    const outDir = join(dir, 'out');
+    const m = await runCuration(
+      { inputs: [{ path: input }], output_dir: outDir, stages: [{ type: 'judge', params: { base_url: baseUrl, max_retries: 0 } }] },
+      quiet,
+    );
+    expect(m.totals).toEqual({ in: 3, kept: 2, rejected: 1 });
+    const rej = await readAllRows(join(outDir, 'rejected.parquet'));
+    expect(String(rej[0].judge_reason)).toMatch(/^HTTP 401: .*Authorization: Bearer \[redacted\]/);
+    const manifestText = readFileSync(join(outDir, 'manifest.json'), 'utf8');
+    expect(manifestText).toContain(`"base_url": "http://127.0.0.1:${port}/v1"`);
+    // Every file written (stage JSONL, stats, judge cache, parquet rows read back as text, manifest).
+    const texts = filesUnder(outDir).map((f) => (f.endsWith('.parquet') ? '' : readFileSync(f, 'utf8')));
+    texts.push(JSON.stringify(rej, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
+    for (const t of texts) {
+      expect(t).not.toContain(key);
+      expect(t).not.toContain('0123456789abcdef');
+      expect(t).not.toContain('hunter2pass');
+    }
+  });
+});
+
+describe('rows without an answer', () => {
+  it('a misspelled answer field is refused with the file, row and the fields the row has', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ko-align-curate-answr-'));
+    const input = join(dir, 'in.jsonl');
+    writeFileSync(input, [{ prompt: '김치찌개 끓이는 법', answr: '묵은지를 볶은 뒤 물을 붓고 끓입니다.' }, { prompt: '된장찌개 끓이는 법', answr: '된장을 풀고 두부를 넣습니다.' }].map((r) => JSON.stringify(r) + '\n').join(''));
+    const e = await errorOf(runCuration({ inputs: [{ path: input }], output_dir: join(dir, 'out'), stages: [{ type: 'normalize' }] }, quiet));
+    expect(e).toBeInstanceOf(UserError);
+    expect(e.message).toBe(`${input}: row 1: no answer field (the row has 'prompt', 'answr'); expected one of completion, answer, response, output, or an assistant turn in messages / conversations`);
+  });
+
+  it('a prompt row with an answer (or response) column keeps that answer', () => {
+    expect(canonicalRow({ prompt: '한국의 수도는?', answer: '서울입니다.' }, undefined, 'x: row 1')).toMatchObject({ prompt: '한국의 수도는?', answer: '서울입니다.' });
+    expect(canonicalRow({ prompt: '한국의 수도는?', response: '서울입니다.' }, undefined, 'x: row 1')).toMatchObject({ answer: '서울입니다.' });
+    expect(() => canonicalRow({ messages: [{ role: 'user', content: '안녕?' }] }, undefined, 'x: row 3')).toThrow(/^x: row 3: no answer field \(the row has 'messages'\)/);
   });
 });

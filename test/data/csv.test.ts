@@ -1,9 +1,10 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readAllRows, writeRows } from '../../src/data/io.ts';
 import { UserError } from '../../src/util/errors.ts';
+import { runCli } from '../helpers/cli.ts';
 import { errorOf } from '../helpers/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ko-align-csv-'));
@@ -67,5 +68,44 @@ describe('CSV', () => {
     const p = file('a,b\n');
     expect(await readAllRows(p, { requireRows: false })).toEqual([]);
     expect((await errorOf(readAllRows(p))).message).toBe(`${p}: no rows`);
+  });
+
+  it('a quote inside an unquoted field is a one-line error naming file and line, and leaves no temp file', async () => {
+    const sub = mkdtempSync(join(dir, 'quote-'));
+    const p = join(sub, 'in.csv');
+    writeFileSync(p, '지시,답\n"안녕","반가워"\n김"치,2\n');
+    const e = await errorOf(readAllRows(p));
+    expect(e).toBeInstanceOf(UserError);
+    expect(e.message).toMatch(new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3: invalid CSV \\(`));
+    // Streaming into an output (what convert/curate do) fails the same way and leaves nothing.
+    const out = join(sub, 'out.jsonl');
+    const { readRows } = await import('../../src/data/io.ts');
+    expect((await errorOf(writeRows(out, readRows(p)))).message).toBe(e.message);
+    expect(readdirSync(sub).sort()).toEqual(['in.csv']);
+  });
+
+  it('convert on a CSV with a stray quote exits 1 with one line, not 13 with none', () => {
+    const sub = mkdtempSync(join(dir, 'quote-cli-'));
+    const p = join(sub, 'in.csv');
+    writeFileSync(p, 'a,b\nx"y,2\n');
+    const r = runCli(['convert', '--input', p, '--output', join(sub, 'out.jsonl')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(`${p}:2: invalid CSV`);
+    expect(readdirSync(sub)).toEqual(['in.csv']);
+  });
+
+  it('refuses a header with a repeated column name, naming it', async () => {
+    const p = file('질문,질문\n"하나","둘"\n');
+    const e = await errorOf(readAllRows(p));
+    expect(e).toBeInstanceOf(UserError);
+    expect(e.message).toBe(`${p}:1: CSV column name '질문' appears twice (columns 1 and 2); column names must be distinct`);
+  });
+
+  it('refuses a header with an empty column name, naming its position', async () => {
+    const p = file('질문,,답\n"하나","둘","셋"\n');
+    const e = await errorOf(readAllRows(p));
+    expect(e).toBeInstanceOf(UserError);
+    expect(e.message).toBe(`${p}:1: CSV column 2 has an empty name; every column needs a name`);
   });
 });

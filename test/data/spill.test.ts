@@ -1,4 +1,6 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { serialize } from 'node:v8';
+import { repoRoot } from '../helpers/cli.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -61,6 +63,24 @@ describe('writing columnar formats from a stream larger than the in-memory limit
     }
     expect(back).toEqual(rows);
     await buf.dispose();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('spill files are bounded', () => {
+  it('are compressed: the bundled Korean sample spills to well under half its serialized size, and replays exactly', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ko-align-spill-size-'));
+    const sample = readFileSync(join(repoRoot, 'datasets', 'ko-instruct-sample.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Row);
+    const rows = Array.from({ length: 6 }, () => sample).flat();
+    const spill = join(dir, 'x.spill');
+    const b = await bufferRows(stream(rows), spill, { maxInMemory: 10 });
+    const raw = rows.reduce((n, r) => n + 4 + serialize(r).length, 0);
+    const size = statSync(spill).size;
+    expect(size).toBeLessThan(raw * 0.5);
+    const back: Row[] = [];
+    for await (const batch of b.batches(97)) back.push(...batch);
+    expect(back).toEqual(rows);
+    await b.dispose();
     expect(readdirSync(dir)).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@
  * A real OpenAI-compatible HTTP server on 127.0.0.1 (node:http, port 0) for tests and benches.
  *
  * It speaks POST /v1/chat/completions, /v1/moderations, /v1/files (multipart upload),
- * GET /v1/files/:id/content, POST /v1/batches, GET /v1/batches/:id. Behaviour is scripted by
+ * GET /v1/files/:id/content, POST /v1/batches, GET /v1/batches (list), GET /v1/batches/:id. Behaviour is scripted by
  * the caller's `handler`, which sees every request (parsed JSON body, path, per-path call index)
  * and returns what to do:
  *
@@ -195,6 +195,12 @@ export async function startOpenAIServer(opts: { handler?: Handler; /** keep ever
         };
         batches.set(id, batch);
         return send(res, { status: 200, json: batch });
+      }
+      if (method === 'GET' && path === '/v1/batches') {
+        const reply = await handler(sreq);
+        if (reply) return send(res, reply);
+        const data = [...batches.values()].reverse();
+        return send(res, { status: 200, json: { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: false } });
       }
       const batchGet = path.match(/^\/v1\/batches\/([^/]+)$/);
       if (method === 'GET' && batchGet) {

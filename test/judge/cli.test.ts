@@ -134,6 +134,18 @@ describe('ko-align judge score (end to end)', () => {
     expect(cacheLines).toHaveLength(N);
   });
 
+  it('a bad port exits 1 with one line (not 0 with every row judge: failed), and keeps the rows it wrote', async () => {
+    const closed = await startOpenAIServer({});
+    const url = closed.baseURL;
+    await closed.close();
+    const { dir, input } = await makeInput(3);
+    const output = join(dir, 'out.jsonl');
+    const r = await start(['judge', 'score', '--input', input, '--output', output, '--base-url', url, '--max-retries', '0'], { OPENAI_API_KEY: 'sk-bad-port-test' }).done;
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('ko-align:'))).toEqual([expect.stringMatching(/^ko-align: error: .*every judge call failed \(3 rows\)/)]);
+    expect((await readJsonl(output)).map((row) => row.judge_status)).toEqual(['failed', 'failed', 'failed']);
+  });
+
   it('uses the embedded heuristic judge when no endpoint is configured', () => {
     return (async () => {
       const { dir, input } = await makeInput(3);

@@ -91,6 +91,29 @@ describe('JudgeClient against a real local HTTP server', () => {
     expect(JSON.stringify(r)).not.toContain('sk-test-secret-key-123');
   });
 
+  it('a 401 that quotes the Authorization header has the key redacted from error and raw text', async () => {
+    server = await startOpenAIServer({
+      handler: (req) => errorReply(401, `잘못된 키: header 'Authorization: ${req.headers.authorization}' rejected (key sk-test-secret-key-123)`),
+    });
+    const rubric = await quality();
+    const { c } = client({ structured: 'off' });
+    const r = await c.judge(rubric, renderMessages(rubric, sample));
+    expect(r.status).toBe('failed');
+    const text = JSON.stringify(r);
+    expect(text).not.toContain('sk-test-secret-key-123');
+    expect(text).not.toContain('secret-key');
+    expect(r.status === 'failed' && r.error).toMatch(/^HTTP 401: .*잘못된 키: header 'Authorization: Bearer \[redacted\]' rejected \(key sk-\[redacted\]\)/);
+  });
+
+  it('an answer that echoes the key is stored redacted', async () => {
+    server = await startOpenAIServer({ handler: () => chatReply('키 sk-test-secret-key-123 를 받았습니다. 판단 불가') });
+    const rubric = await quality();
+    const { c } = client({ structured: 'off', maxParseRetries: 0 });
+    const r = await c.judge(rubric, renderMessages(rubric, sample));
+    expect(r.status).toBe('failed');
+    expect(r.raw).toBe('키 [redacted] 를 받았습니다. 판단 불가');
+  });
+
   it('retries a hanging request after its timeout', async () => {
     server = await startOpenAIServer({ handler: (req) => (req.index === 0 ? { hang: true } : chatReply('Rating: [[7]]')) });
     const rubric = await quality();

@@ -2,7 +2,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { judgeRows, sampleOf } from '../../src/judge/job.ts';
+import { judgeFile, judgeRows, sampleOf } from '../../src/judge/job.ts';
+import { existsSync, writeFileSync } from 'node:fs';
+import { UserError } from '../../src/util/errors.ts';
+import { errorOf } from '../helpers/errors.ts';
 import { heuristicJudge, HEURISTIC_MODEL } from '../../src/judge/heuristic.ts';
 import { chatReply, errorReply, startOpenAIServer, type OpenAIServer, isolateOpenAIEnv } from '../helpers/openai-server.ts';
 import { repoRoot } from '../helpers/cli.ts';
@@ -29,6 +32,45 @@ function scriptedJudge() {
     },
   });
 }
+
+describe('a judge that fails every call', () => {
+  async function inputFile(): Promise<{ dir: string; input: string }> {
+    const dir = await mkdtemp(join(tmpdir(), 'ko-align-job-fail-'));
+    const input = join(dir, 'in.jsonl');
+    writeFileSync(input, rows.map((r) => JSON.stringify(r) + '\n').join(''));
+    return { dir, input };
+  }
+
+  it('answering 401: judgeFile fails with one line naming the cause, after writing the rows', async () => {
+    server = await startOpenAIServer({ handler: () => errorReply(401, '잘못된 API 키') });
+    const { dir, input } = await inputFile();
+    const output = join(dir, 'out.jsonl');
+    const e = await errorOf(judgeFile(input, output, { rubricPath: quality, baseURL: server.baseURL, apiKey: 'sk-wrong-key-000000' }));
+    expect(e).toBeInstanceOf(UserError);
+    expect(e.message).toMatch(new RegExp(`^${input.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: every judge call failed \\(3 rows\\); first: HTTP 401: .*잘못된 API 키`));
+    expect(e.message).not.toContain('\n');
+    expect(existsSync(output)).toBe(true);
+  });
+
+  it('unreachable (a closed port): judgeFile fails instead of passing every row as judge: failed', async () => {
+    const s = await startOpenAIServer({});
+    const url = s.baseURL;
+    await s.close();
+    const { dir, input } = await inputFile();
+    const e = await errorOf(judgeFile(input, join(dir, 'out.jsonl'), { rubricPath: quality, baseURL: url, maxRetries: 0 }));
+    expect(e.message).toMatch(/every judge call failed \(3 rows\); first: .*(Connection error|ECONNREFUSED)/);
+  });
+
+  it('fails above max_failed_fraction and passes at or below it', async () => {
+    server = await startOpenAIServer({ handler: (req) => (req.body.messages[1].content.includes('서울') ? errorReply(401, '거부') : chatReply('[[7]]')) });
+    const { dir, input } = await inputFile();
+    const opts = { rubricPath: quality, baseURL: server.baseURL };
+    const s = await judgeFile(input, join(dir, 'a.jsonl'), { ...opts, maxFailedFraction: 0.34 });
+    expect(s).toMatchObject({ rows: 3, failed: 1 });
+    const e = await errorOf(judgeFile(input, join(dir, 'b.jsonl'), { ...opts, maxFailedFraction: 0.2 }));
+    expect(e.message).toMatch(/: 1 of 3 judge calls failed \(more than max_failed_fraction 0\.2\); first: HTTP 401/);
+  });
+});
 
 describe('judgeRows with an endpoint', () => {
   it('keeps every input column and adds the judge_* columns; failures carry raw text and no score', async () => {

@@ -6,7 +6,7 @@ import { judgeStage } from '../../src/curate/stages/judge.ts';
 import { getStageFactory } from '../../src/curate/registry.ts';
 import type { Decision } from '../../src/curate/stage.ts';
 import type { Row } from '../../src/data/row.ts';
-import { chatReply, startOpenAIServer, type OpenAIServer, isolateOpenAIEnv } from '../helpers/openai-server.ts';
+import { chatReply, errorReply, startOpenAIServer, type OpenAIServer, isolateOpenAIEnv } from '../helpers/openai-server.ts';
 
 let server: OpenAIServer | undefined;
 isolateOpenAIEnv(() => server, () => (server = undefined));
@@ -55,6 +55,23 @@ describe('judge curation stage', () => {
     expect(log.join('\n')).toContain('quality-ko@1');
     // the cache lives in the run directory
     expect((await readFile(join(workDir, 'judge-cache.jsonl'), 'utf8')).trim().split('\n').length).toBe(4);
+  });
+
+  it('a judge answering 401 to every call fails the stage after the first batch, naming the cause', async () => {
+    server = await startOpenAIServer({ handler: () => errorReply(401, '인증 실패') });
+    await expect(run({ base_url: server.baseURL, batch_size: 2 }, rows)).rejects.toThrow(
+      /^configs\/curate\.yaml: stages\[4\]: judge: every judge call failed \(2 rows\); first: HTTP 401: .*인증 실패/,
+    );
+    expect(server.requests.length).toBe(2);
+  });
+
+  it('max_failed_fraction: 1 of 4 failing passes at 0.5 and fails at 0.2', async () => {
+    const handler = (req: { body: { messages: Array<{ content: string }> } }) =>
+      req.body.messages[1].content.includes('부산') ? errorReply(401, '거부') : chatReply(JSON.stringify({ reason: '평가', score: 8 }));
+    server = await startOpenAIServer({ handler });
+    const { decisions } = await run({ base_url: server.baseURL, batch_size: 4 }, rows);
+    expect(decisions.filter((d) => d.row.judge_status === 'failed')).toHaveLength(1);
+    await expect(run({ base_url: server.baseURL, batch_size: 4, max_failed_fraction: 0.2 }, rows)).rejects.toThrow(/1 of 4 judge calls failed \(more than max_failed_fraction 0\.2\)/);
   });
 
   it('runs offline with the heuristic judge and a default min_score of 6', async () => {

@@ -107,6 +107,17 @@ describe('checkpoints', () => {
     await expect(loadModel(d)).rejects.toThrow(/tensor 'model\.norm\.weight' has shape \[3\], expected \[64\] from config\.json/);
   });
 
+  it('NaN weights are refused by tensor name (logprobs would write logp: null and exit 0)', async () => {
+    const d = tmp();
+    cpSync(join(FIX, 'llama-gqa'), d, { recursive: true });
+    const t = readSafetensors(join(d, 'model.safetensors'));
+    const w = t.get('model.layers.0.self_attn.k_proj.weight')!;
+    w.data[5] = NaN;
+    await writeSafetensors(join(d, 'model.safetensors'), t);
+    await expect(loadModel(d)).rejects.toThrow(UserError);
+    await expect(loadModel(d)).rejects.toThrow(`${join(d, 'model.safetensors')}: tensor 'model.layers.0.self_attn.k_proj.weight' holds NaN weights (first at element 5)`);
+  });
+
   it('a missing weights file or model directory is a UserError', async () => {
     const d = tmp();
     cpSync(join(FIX, 'llama-gqa', 'config.json'), join(d, 'config.json'));

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SeededRandom, defaultTokenizerCorpus, randomModelTensors, tinyConfigJson, BUILTIN_KOREAN_CORPUS } from '../../src/model/init.ts';
+import { SeededRandom, defaultTokenizerCorpus, initModelDir, randomModelTensors, tinyConfigJson, BUILTIN_KOREAN_CORPUS } from '../../src/model/init.ts';
+import { UserError } from '../../src/util/errors.ts';
+import { errorOf } from '../helpers/errors.ts';
 import { parseConfig, countParams } from '../../src/model/config.ts';
 
 const spec = { arch: 'qwen3' as const, vocab: 300, hidden: 32, layers: 2, heads: 4, kvHeads: 2, intermediate: 48, headDim: 12 };
@@ -53,5 +55,32 @@ describe('random tiny models', () => {
     expect(c).toContain('부산 여행 추천해 줘');
     expect(c).toContain('점심 메뉴는?');
     expect(defaultTokenizerCorpus(join(d, 'missing'))).toEqual([...BUILTIN_KOREAN_CORPUS]);
+  });
+});
+
+describe('model init --out never deletes a directory it did not write', () => {
+  const tiny = { arch: 'llama' as const, vocab: 300, hidden: 16, layers: 1, heads: 2, kvHeads: 1, intermediate: 32, corpus: ['안녕하세요 반갑습니다', '한국어 토크나이저 학습용 문장입니다'] };
+
+  it('refuses a non-empty directory that is not a model directory, and leaves it untouched', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ko-align-init-guard-'));
+    writeFileSync(join(dir, '논문.txt'), '소중한 원고');
+    mkdirSync(join(dir, 'data'));
+    const e = await errorOf(initModelDir({ ...tiny, out: dir }));
+    expect(e).toBeInstanceOf(UserError);
+    expect(e.message).toMatch(/^--out .*: not empty and not a model directory \(holds '(data|논문\.txt)', '(data|논문\.txt)'\); refusing to replace it: .*--force/);
+    expect(readFileSync(join(dir, '논문.txt'), 'utf8')).toBe('소중한 원고');
+    expect(readdirSync(dir).sort()).toEqual(['data', '논문.txt']);
+  });
+
+  it('replaces an empty directory or a model directory it wrote; --force replaces anything', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'ko-align-init-ok-'));
+    const out = join(parent, 'model');
+    await initModelDir({ ...tiny, out });
+    await initModelDir({ ...tiny, out, seed: 1 });
+    expect(existsSync(join(out, 'model.safetensors'))).toBe(true);
+    writeFileSync(join(out, 'memo.txt'), '메모');
+    await expect(initModelDir({ ...tiny, out })).rejects.toThrow(/not a model directory \(holds 'memo\.txt'\)/);
+    await initModelDir({ ...tiny, out, force: true });
+    expect(existsSync(join(out, 'memo.txt'))).toBe(false);
   });
 });

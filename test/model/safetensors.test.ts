@@ -95,4 +95,35 @@ describe('safetensors', () => {
     expect(() => readSafetensorsDir(d)).toThrow(/no weights file \(expected model.safetensors/);
     expect(() => readSafetensors(join(d, 'nope.safetensors'))).toThrow(/nope\.safetensors: weights file not found/);
   });
+
+  describe('the format\'s own validation: offsets tile the data from 0 to its end', () => {
+    const f32 = (xs: number[]) => new Uint8Array(Float32Array.from(xs).buffer);
+    const check = (header: Record<string, unknown>, data: Uint8Array) => {
+      const p = join(tmp(), 'model.safetensors');
+      writeFileSync(p, rawFile(header, data));
+      return () => readSafetensorsHeader(p);
+    };
+
+    it('overlapping data_offsets are refused, naming the tensor', () => {
+      const read = check({ 'a.weight': { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, 'b.weight': { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, f32([1, 2, 3]));
+      expect(read).toThrow(UserError);
+      expect(read).toThrow(/tensor 'b\.weight' overlaps the tensor before it \(starts at data offset 4, expected 8\)/);
+    });
+
+    it('shifted offsets (a gap at the start) are refused', () => {
+      const read = check({ 'a.weight': { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, f32([0, 1, 2]));
+      expect(read).toThrow(/tensor 'a\.weight' leaves a gap before it \(starts at data offset 4, expected 0\)/);
+    });
+
+    it('trailing bytes after the last tensor are refused', () => {
+      const read = check({ 'a.weight': { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, f32([1, 2, 3]));
+      expect(read).toThrow(/corrupt safetensors file: 4 bytes after the last tensor/);
+    });
+
+    it('a well-formed file still reads', () => {
+      const read = check({ 'a.weight': { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, 'b.weight': { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, f32([1, 2, 3]));
+      expect([...read().tensors.keys()]).toEqual(['a.weight', 'b.weight']);
+    });
+  });
+
 });

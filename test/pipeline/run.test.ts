@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readAllRows } from '../../src/data/io.ts';
-import { runPipeline } from '../../src/pipeline/run.ts';
+import { runDirOf, runPipeline, shareJudgeCache } from '../../src/pipeline/run.ts';
+import { runCuration } from '../../src/curate/pipeline.ts';
+import { judgeRows } from '../../src/judge/job.ts';
+import { writeFileSync } from 'node:fs';
+import { chatReply, startOpenAIServer, isolateOpenAIEnv, type OpenAIServer } from '../helpers/openai-server.ts';
 import { repoRoot } from '../helpers/cli.ts';
 
 /** The quickstart config at reduced size: fewer steps, prompts and eval items. */
@@ -79,5 +83,58 @@ describe('pipeline config checks', () => {
       /configs\/quickstart.yaml: kto: unknown key 'bta' \(did you mean 'beta'\?\)/,
     );
     expect(existsSync(join(runs, 'quickstart', 'curate'))).toBe(false);
+  });
+});
+
+describe('one judge cache for the curate judge stage and the pipeline judge step', () => {
+  let server: OpenAIServer | undefined;
+  isolateOpenAIEnv(() => server, () => (server = undefined));
+
+  it('points judge stages without a cache at the shared file, and leaves others alone', () => {
+    const cfg = { inputs: [], stages: [{ type: 'normalize' }, { type: 'judge', params: { min_score: 6 } }, { type: 'judge', name: 'j2', params: { cache: 'own.jsonl' } }] };
+    expect(shareJudgeCache(cfg, '/run/judge-cache.jsonl').stages).toEqual([
+      { type: 'normalize' },
+      { type: 'judge', params: { min_score: 6, cache: '/run/judge-cache.jsonl' } },
+      { type: 'judge', name: 'j2', params: { cache: 'own.jsonl' } },
+    ]);
+    expect(cfg.stages[1]).toEqual({ type: 'judge', params: { min_score: 6 } });
+  });
+
+  it('kept rows judged during curation are not sent again: requests == distinct samples', async () => {
+    server = await startOpenAIServer({
+      handler: (req) => (req.path.endsWith('/chat/completions') ? chatReply(JSON.stringify({ reason: '평가', score: req.body.messages[1].content.includes('모르겠') ? 3 : 8 })) : undefined),
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'pipeline-cache-'));
+    const input = join(dir, 'in.jsonl');
+    const samples = [
+      { prompt: '서울의 명소를 알려줘', answer: '경복궁과 남산타워가 유명합니다.' },
+      { prompt: '부산의 명소를 알려줘', answer: '해운대 해수욕장이 유명합니다.' },
+      { prompt: '제주의 명소를 알려줘', answer: '잘 모르겠습니다.' },
+    ];
+    writeFileSync(input, samples.map((r) => JSON.stringify(r) + '\n').join(''));
+    const cache = join(dir, 'judge-cache.jsonl');
+    const curate = shareJudgeCache({ inputs: [{ path: input }], output_dir: join(dir, 'curate'), stages: [{ type: 'judge', params: { base_url: server.baseURL } }] }, cache);
+    await runCuration(curate, { log: () => {}, progress: 'off' });
+    expect(server.requests.length).toBe(3);
+    const rows = [...(await readAllRows(join(dir, 'curate', 'kept.parquet'))), ...(await readAllRows(join(dir, 'curate', 'rejected.parquet')))];
+    const { summary } = await judgeRows(rows, { rubricPath: join(repoRoot, 'judges', 'quality-ko.yaml'), baseURL: server.baseURL, cachePath: cache });
+    expect(summary).toMatchObject({ rows: 3, cached: 3, judged: 0 });
+    expect(server.requests.length).toBe(3);
+  });
+});
+
+describe('the run name stays inside runs_dir', () => {
+  it('refuses ../ and absolute names and runs_dir itself; accepts nested names', () => {
+    for (const bad of ['../../x', '../밖', '/tmp/x', '.', '', 'a/../..']) {
+      expect(() => runDirOf('runs', bad, 'configs/quickstart.yaml'), bad).toThrow(/^configs\/quickstart\.yaml: key 'name' must name a directory inside runs_dir \(runs\)/);
+    }
+    expect(runDirOf('/r', '실험/1', 'c.yaml')).toBe('/r/실험/1');
+  });
+
+  it('run --set name=../../x fails before anything is written', async () => {
+    const runs = await mkdtemp(join(tmpdir(), 'pipeline-name-'));
+    const config = join(repoRoot, 'configs/quickstart.yaml');
+    await expect(runPipeline(config, { sets: [`runs_dir=${join(runs, 'runs')}`, 'name=../../x'], log: () => {} })).rejects.toThrow(/key 'name' must name a directory inside runs_dir/);
+    expect(existsSync(join(runs, 'runs'))).toBe(false);
   });
 });

@@ -78,7 +78,13 @@ describe('multi-turn masking', () => {
 describe('trainSft end to end', () => {
   it('writes metrics.jsonl with the HF names, eval_loss from a held-out split, and a loadable final model', async () => {
     const out = tmp('e2e');
-    const res = await trainSft(cfgFor(out, { dataset: { path: dataPath, eval_fraction: 0.34 }, eval_steps: 2, neftune_noise_alpha: 8, packing: true }), { log: () => {} });
+    const logs: string[] = [];
+    const res = await trainSft(cfgFor(out, { dataset: { path: dataPath, eval_fraction: 0.34 }, eval_steps: 2, neftune_noise_alpha: 8, packing: true }), { log: (m) => logs.push(m) });
+    // What is on, said once at the start.
+    const settings = logs.filter((l) => l.startsWith('sft: settings:'));
+    expect(settings).toEqual([
+      'sft: settings: NEFTune alpha 8 | full fine-tuning | batch 3 x 1 accumulation = 3 per step | lr 0.01 constant, weight decay 0 | max_length 64, packed | max_steps 3, seed 42 | backend wasm',
+    ]);
     const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.step)).toEqual([1, 2, 3]);
     for (const l of lines) for (const k of ['epoch', 'loss', 'learning_rate', 'grad_norm', 'tokens_per_second']) expect(Number.isFinite(l[k])).toBe(true);
@@ -118,7 +124,9 @@ describe('LoRA', () => {
   it('saves a PEFT adapter whose hooked forward equals the merged model, and merge: true writes that model', async () => {
     const lora = { r: 4, alpha: 8, dropout: 0.1, target_modules: ['q_proj', 'v_proj', 'down_proj'] };
     const outA = tmp('lora-a');
-    const a = await trainSft(cfgFor(outA, { lora: { ...lora, merge: false } }), { log: () => {} });
+    const logsA: string[] = [];
+    const a = await trainSft(cfgFor(outA, { lora: { ...lora, merge: false } }), { log: (m) => logsA.push(m) });
+    expect(logsA.find((l) => l.startsWith('sft: settings:'))).toMatch(/^sft: settings: NEFTune off \| LoRA r 4 alpha 8 dropout 0\.1 on q_proj,v_proj,down_proj \| batch 3 x 1 accumulation = 3 per step \| .*backend wasm$/);
     const cfg = JSON.parse(readFileSync(join(a.finalDir, 'adapter_config.json'), 'utf8'));
     expect(cfg).toMatchObject({ peft_type: 'LORA', r: 4, lora_alpha: 8, target_modules: ['down_proj', 'q_proj', 'v_proj'] });
     const keys = [...readSafetensorsHeader(join(a.finalDir, 'adapter_model.safetensors')).tensors.keys()];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { IGNORE_INDEX, padExample, tokenizeChatForTraining, tokenizePromptCompletion } from '../../src/train/tokenize.ts';
+import { capMessages, IGNORE_INDEX, padExample, tokenizeChatForTraining, tokenizePromptCompletion } from '../../src/train/tokenize.ts';
+import { tokenizeRows } from '../../src/train/sft.ts';
 import type { Tokenizer } from '../../src/model/tokenizer.ts';
 import { makeTestTokenizer, type TestTokenizerKind } from '../fixtures/tokenizer/tokenizers.ts';
 
@@ -118,6 +119,30 @@ describe('tokenizeChatForTraining on real chat templates', () => {
     const cut = tokenizeChatForTraining(tok, CONVERSATION, { maxLength: 40 });
     expect(cut.input_ids).toEqual(whole.input_ids.slice(0, 40));
     expect(cut.labels).toEqual(whole.labels.slice(0, 40));
+  });
+
+  it('a huge field is cut before tokenizing: same tokens as tokenizing it whole, never the whole text encoded', async () => {
+    const tok = await makeTestTokenizer('qwen2.5');
+    expect(tok.maxTokenChars).toBeGreaterThan(1);
+    const long = '세종대왕은 훈민정음을 창제하여 백성이 글을 쉽게 익히도록 하였다. '.repeat(4000); // ~150k characters
+    const msgs = [{ role: 'user', content: '한글의 역사를 길게 설명해 주세요.' }, { role: 'assistant', content: long }];
+    const whole = tokenizeChatForTraining(tok, msgs, { maxLength: 48 });
+    const capped = capMessages(msgs, 48, tok);
+    expect(capped[1]!.content.length).toBeLessThan(long.length / 10);
+    expect(tokenizeChatForTraining(tok, capped, { maxLength: 48 })).toEqual(whole);
+    // tokenizeRows (what SFT runs) never hands the tokenizer the whole 5 MB answer.
+    let longest = 0;
+    const spy: Tokenizer = { ...tok, encode: (t, o) => ((longest = Math.max(longest, t.length)), tok.encode(t, o)), applyChatTemplate: (m, o) => tok.applyChatTemplate(m, o), tokenByteLengths: (i, t) => tok.tokenByteLengths(i, t) };
+    const huge = '가나다라마바사 '.repeat(650_000); // 5.2 MB
+    const [ex] = tokenizeRows([{ instruction: '긴 글', output: huge }], 'big.jsonl', 'auto', spy, 48);
+    expect(ex!.input_ids).toHaveLength(48);
+    expect(longest).toBeLessThan(100 * 1024);
+  });
+
+  it('capMessages keeps the tail of prompts (truncated from the left)', () => {
+    const m = capMessages([{ role: 'user', content: `${'앞'.repeat(10_000)}끝` }], 1, { maxTokenChars: 2 }, 'tail');
+    expect(m[0]!.content).toHaveLength((1 + 32) * 2);
+    expect(m[0]!.content.endsWith('끝')).toBe(true);
   });
 
   it('rejects messages without string role/content', async () => {

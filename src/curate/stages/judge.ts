@@ -28,6 +28,7 @@ export const judgeStageSchema: Schema = {
   timeout_ms: { type: 'integer', min: 1, default: 60000, help: 'per-request timeout in ms' },
   batch_size: { type: 'integer', min: 1, default: 256, help: 'rows judged concurrently per batch (the stream stays in order)' },
   cache: { type: 'string', optional: true, help: 'judge cache file (default <run dir>/judge-cache.jsonl)' },
+  max_failed_fraction: { type: 'number', min: 0, max: 1, default: 0.5, help: 'fail the stage when more than this fraction of rows could not be judged (every row failing always fails); scored rows stay in the cache' },
 };
 
 export interface JudgeStageParams {
@@ -43,6 +44,7 @@ export interface JudgeStageParams {
   timeout_ms: number;
   batch_size: number;
   cache?: string;
+  max_failed_fraction: number;
 }
 
 export const judgeStage: StageFactory = (params, where): Stage => {
@@ -74,6 +76,9 @@ export const judgeStage: StageFactory = (params, where): Stage => {
         }
         const judged = await session.judge(batch, offset);
         offset += batch.length;
+        // Checked per batch: a judge that is down stops the stage early instead of failing every row.
+        const failure = session.failureError(p.max_failed_fraction, `${where}: judge`);
+        if (failure) throw failure;
         return judged.map((row): Decision => {
           const score = row.judge_score;
           if (row.judge_status !== 'ok' || typeof score !== 'number') return { row, keep: false, reason: `judge: failed (${String(row.judge_reason)})` };
