@@ -83,7 +83,8 @@ describe('engine failures', () => {
   it('out of memory prints one line with the cause and the remedy, not internal error', async () => {
     const r = await inProcess(['convert', '--input', '큰.jsonl', '--output', '작은.parquet']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^ko-align: error: out of memory in the tensor engine; lower per_device_train_batch_size .*\(Array buffer allocation failed\)\n$/);
+    // the engine's message (src/engine/memory.ts): the limit hit and what to change, in one line
+    expect(r.stderr).toMatch(/^ko-align: error: out of memory: the model ran past this machine's memory \(.* GB in all, .* free now\) \(Array buffer allocation failed\); try .*per_device_train_batch_size.*gradient_checkpointing: true\n$/);
     expect(r.stderr).not.toContain('internal error');
   });
 });
