@@ -54,7 +54,7 @@ describe('config.json parsing', () => {
     expect(() => parseConfig(noHidden, 'c.json')).toThrow(/c\.json: missing "hidden_size"/);
     expect(() => parseConfig({ ...base, num_key_value_heads: 3 }, 'c.json')).toThrow(/must be a multiple of "num_key_value_heads" \(3\)/);
     expect(() => parseConfig({ ...base, hidden_act: 'gelu' }, 'c.json')).toThrow(/"hidden_act" "gelu" is not supported/);
-    expect(() => parseConfig({ ...base, rope_scaling: { rope_type: 'yarn', factor: 4 } }, 'c.json')).toThrow(/rope_scaling" type 'yarn' is not supported/);
+    expect(() => parseConfig({ ...base, rope_scaling: { rope_type: 'yarn', factor: 4 } }, 'c.json')).toThrow(/rope_scaling" rope_type 'yarn' is not implemented/);
   });
 });
 
