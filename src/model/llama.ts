@@ -20,7 +20,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone registers no gradients; this module does (see its comment).
 import '../engine/tfjs.ts';
-import { type ModelConfig, paramShapes } from './config.ts';
+import { type ModelConfig, paramShapes, usesSlidingWindow } from './config.ts';
 import type { HostTensor } from './safetensors.ts';
 import { UserError } from '../util/errors.ts';
 
@@ -326,16 +326,15 @@ export class LlamaModel {
 
   /**
    * Additive attention bias [B|1, 1, T, past+T]: 0 where query i may see key j, -1e9 elsewhere.
-   * Allowed = causal (j <= past + i), within the sliding window if any, same segment, key not padding.
+   * Allowed = causal (j <= past + i), within the sliding window `w` if given, same segment, key not padding.
    */
-  private attentionBias(B: number, T: number, past: number, opts: ForwardOptions): tf.Tensor {
+  private attentionBias(B: number, T: number, past: number, opts: ForwardOptions, w?: number): tf.Tensor {
     const S = past + T;
     const qPos = tf.reshape(tf.add(tf.range(0, T, 1, 'int32'), past), [T, 1]);
     const kPos = tf.reshape(tf.range(0, S, 1, 'int32'), [1, S]);
     let allowed: tf.Tensor = tf.reshape(tf.lessEqual(kPos, qPos), [1, 1, T, S]);
-    const w = this.config.slidingWindow;
     if (w !== undefined && S > w) {
-      // sliding window (Mistral): query i sees keys j with i - j < window
+      // sliding window: query i sees keys j with i - j < window
       allowed = tf.logicalAnd(allowed, tf.reshape(tf.less(tf.sub(qPos, kPos), w), [1, 1, T, S]));
     }
     if (opts.segmentIds) {
@@ -369,7 +368,9 @@ export class LlamaModel {
 
       const positions = opts.positionIds ?? (tf.tile(tf.reshape(tf.add(tf.range(0, T, 1, 'int32'), past), [1, T]), [B, 1]) as tf.Tensor2D);
       const [cos, sin] = ropeTables(positions, this.invFreq); // [B, 1, T, hd]
-      const bias = this.attentionBias(B, T, past, opts); // [B|1, 1, T, past+T]
+      const bias = this.attentionBias(B, T, past, opts); // [B|1, 1, T, past+T], full attention
+      // layers with sliding-window attention (all for Mistral; Qwen2/3: i >= max_window_layers)
+      const swBias = c.slidingWindow !== undefined ? this.attentionBias(B, T, past, opts, c.slidingWindow) : bias;
       const scale = 1 / Math.sqrt(hd);
 
       for (let i = 0; i < c.numLayers; i++) {
@@ -392,7 +393,7 @@ export class LlamaModel {
         const qg = tf.reshape(tf.mul(q, scale), [B, K, rep * T, hd]);
         const explicit = explicitTransposes();
         const scores = tf.reshape(explicit ? matmul(qg, transposeLast2(k)) : tf.matMul(qg, k, false, true), [B, A, T, S]);
-        const att = tf.reshape(tf.softmax(tf.add(scores, bias), -1), [B, K, rep * T, S]);
+        const att = tf.reshape(tf.softmax(tf.add(scores, usesSlidingWindow(c, i) ? swBias : bias), -1), [B, K, rep * T, S]);
         const av = explicit ? matmul(att, v) : tf.matMul(att, v);
         const o = tf.reshape(tf.transpose(tf.reshape(av, [B, A, T, hd]), [0, 2, 1, 3]), [B, T, A * hd]);
         x = tf.add(x, this.proj(`${p}self_attn.o_proj`, o, hook));
