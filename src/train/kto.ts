@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { loadConfig as loadConfigFile, validateConfig } from '../config/schema.ts';
+import { applySetOverrides, readConfigFile, validateConfig } from '../config/schema.ts';
 import { promptMessages, toExample, type DataFormat, type Message } from '../data/formats.ts';
 import { readAllRows, type Row } from '../data/io.ts';
 import { initBackend } from '../engine/backend.ts';
@@ -31,13 +31,44 @@ import { resolveReferenceHash, hashTokenizedRows, lookupRefCache, refCacheKey, w
 import { Rng } from './rng.ts';
 import { tokenizePromptCompletion } from './tokenize.ts';
 import { train, type LogStat, type TrainOptions, type TrainResult, type TrainTask } from './trainer.ts';
+import { fromTrlConfig } from './trl-compat.ts';
 
+/** Reads a YAML config (our keys, or TRL KTOConfig / Axolotl names: trl-compat.ts), applies `--set`, validates. */
 export async function loadKtoConfig(path: string, sets: string[] = []): Promise<KtoConfig> {
-  return checkKtoConfig(await loadConfigFile<KtoConfig>(path, KTO_SCHEMA, sets), path);
+  return validateKtoConfig(applySetOverrides(await readConfigFile(path), sets), path);
 }
 
 export function validateKtoConfig(raw: unknown, source = 'config'): KtoConfig {
-  return checkKtoConfig(validateConfig<KtoConfig>(KTO_SCHEMA, raw, source), source);
+  const compat = raw && typeof raw === 'object' && !Array.isArray(raw) ? fromTrlConfig(raw as Record<string, unknown>, 'kto', source) : { raw, warnings: [] };
+  const cfg = checkKtoConfig(validateConfig<KtoConfig>(KTO_SCHEMA, compat.raw, source), source);
+  if (compat.warnings.length) cfg.config_warnings = compat.warnings;
+  return cfg;
+}
+
+/**
+ * Preference rows {prompt, chosen, rejected} become two unpaired KTO rows each, as TRL's
+ * unpair_preference_dataset does (trl/data_utils.py _unpair_row, lines 440-451 at f2cd577):
+ * within each batch of 1000 rows (datasets' map batch size) all chosen completions
+ * (label true) come first, then all rejected ones (label false); other columns are copied.
+ * Rows that are not preference rows pass through unchanged.
+ */
+export function unpairPreferenceRows(rows: Row[], where = 'dataset'): Row[] {
+  const isPref = (r: Row) => r.chosen !== undefined && r.rejected !== undefined;
+  if (!rows.some(isPref)) return rows;
+  const out: Row[] = [];
+  for (let b = 0; b < rows.length; b += 1000) {
+    const batch = rows.slice(b, b + 1000);
+    const pref = batch.filter(isPref);
+    if (pref.length !== batch.length) throw new UserError(`${where}: rows ${b + 1}-${b + batch.length} mix preference rows (prompt/chosen/rejected) with other rows`);
+    const split = (r: Row, completion: unknown, label: boolean): Row => {
+      const { chosen: _c, rejected: _r, ...rest } = r;
+      if (rest.prompt === undefined) throw new UserError(`${where}: preference rows need a 'prompt' column here (implicit prompts are not split out)`);
+      return { ...rest, completion, label };
+    };
+    for (const r of batch) out.push(split(r, r.chosen, true));
+    for (const r of batch) out.push(split(r, r.rejected, false));
+  }
+  return out;
 }
 
 function checkKtoConfig(cfg: KtoConfig, source: string): KtoConfig {
@@ -94,10 +125,10 @@ export interface KtoData {
 }
 
 export async function prepareKtoData(cfg: KtoConfig, tok: Tokenizer | null): Promise<KtoData> {
-  let all = tokenizeKtoRows(await readAllRows(cfg.dataset.path), cfg.dataset.path, cfg.dataset.format, tok, cfg);
+  let all = tokenizeKtoRows(unpairPreferenceRows(await readAllRows(cfg.dataset.path), cfg.dataset.path), cfg.dataset.path, cfg.dataset.format, tok, cfg);
   let evalEx: KtoExample[] = [];
   if (cfg.dataset.eval_path) {
-    evalEx = tokenizeKtoRows(await readAllRows(cfg.dataset.eval_path), cfg.dataset.eval_path, cfg.dataset.format, tok, cfg);
+    evalEx = tokenizeKtoRows(unpairPreferenceRows(await readAllRows(cfg.dataset.eval_path), cfg.dataset.eval_path), cfg.dataset.eval_path, cfg.dataset.format, tok, cfg);
   } else if (cfg.dataset.eval_fraction > 0) {
     const n = Math.max(2, Math.round(all.length * cfg.dataset.eval_fraction));
     if (n >= all.length) throw new UserError(`dataset.eval_fraction: ${cfg.dataset.eval_fraction} of ${all.length} rows leaves nothing to train on`);
@@ -310,10 +341,10 @@ export function buildKtoTask(model: LlamaModel, cfg: KtoConfig, data: KtoData, r
           }
         : undefined,
     saveFinal: async (dir) => {
-      if (!lora) return saveModel(model, dir, { tokenizerFrom: cfg.model });
+      if (!lora) return saveModel(model, dir, { tokenizerFrom: cfg.model, dtype: cfg.save_dtype });
       if (!cfg.lora!.merge) return lora.save(dir, cfg.model);
       lora.mergeInto(model);
-      await saveModel(model, dir, { tokenizerFrom: cfg.model });
+      await saveModel(model, dir, { tokenizerFrom: cfg.model, dtype: cfg.save_dtype });
     },
   };
   return { task, lora, dispose: () => lora?.dispose() };
@@ -351,6 +382,7 @@ export async function precomputeReference(cfg: KtoConfig, opts: { log?: (m: stri
 /** Runs KTO end to end: backend, data, reference cache, model, loop, final model. */
 export async function trainKto(cfg: KtoConfig, opts: KtoRunOptions = {}): Promise<KtoRunResult> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  for (const w of cfg.config_warnings ?? []) log(`kto: warning: ${w}`);
   await initBackend(cfg.backend, opts.log ? { log } : {});
   const tok = await maybeTokenizer(cfg.model);
   const data = await prepareKtoData(cfg, tok);

@@ -24,7 +24,8 @@ export class LoraAdapters {
   readonly scale: number;
 
   constructor(readonly cfg: LoraConfig) {
-    this.scale = cfg.alpha / cfg.r;
+    // PEFT: scaling = lora_alpha / sqrt(r) with use_rslora, else lora_alpha / r
+    this.scale = cfg.use_rslora ? cfg.alpha / Math.sqrt(cfg.r) : cfg.alpha / cfg.r;
   }
 
   /** Fresh adapters on every targeted projection of `model` (A kaiming-uniform from `seed`, B zero). */
@@ -110,7 +111,7 @@ export class LoraAdapters {
       inference_mode: true,
       init_lora_weights: true,
       modules_to_save: null,
-      use_rslora: false,
+      use_rslora: this.cfg.use_rslora === true,
       use_dora: false,
     };
     await writeFile(join(tmp, 'adapter_config.json'), `${JSON.stringify(config, null, 2)}\n`);
@@ -130,12 +131,15 @@ export class LoraAdapters {
       throw new UserError(`${cfgPath}: invalid JSON (${(e as Error).message})`);
     }
     if (raw.peft_type !== 'LORA') throw new UserError(`${cfgPath}: peft_type must be "LORA", got ${JSON.stringify(raw.peft_type)}`);
+    if (raw.use_dora === true) throw new UserError(`${cfgPath}: use_dora is not implemented (DoRA rescales the merged weight; loading it as LoRA would be wrong)`);
+    if (!(Number(raw.r) > 0) || !Number.isFinite(Number(raw.lora_alpha))) throw new UserError(`${cfgPath}: "r" must be a positive number and "lora_alpha" a number`);
     const cfg: LoraConfig = {
       r: Number(raw.r),
       alpha: Number(raw.lora_alpha),
       dropout: Number(raw.lora_dropout ?? 0),
       target_modules: raw.target_modules as string[],
       merge: false,
+      use_rslora: raw.use_rslora === true,
     };
     const ad = new LoraAdapters(cfg);
     const tensors = readSafetensors(join(dir, 'adapter_model.safetensors'));

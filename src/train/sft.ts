@@ -10,8 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
-import { loadConfig as loadConfigFile, validateConfig } from '../config/schema.ts';
-import { toExample, type DataFormat } from '../data/formats.ts';
+import { applySetOverrides, readConfigFile, validateConfig } from '../config/schema.ts';
+import { guessFormat, toExample, type DataFormat } from '../data/formats.ts';
 import { readAllRows } from '../data/io.ts';
 import { initBackend } from '../engine/backend.ts';
 import { loadModel, saveModel } from '../model/checkpoint.ts';
@@ -27,15 +27,23 @@ import { Rng } from './rng.ts';
 import { SFT_SCHEMA, type SftConfig } from './sft-config.ts';
 import { tokenizeChatForTraining } from './tokenize.ts';
 import { train, type TrainOptions, type TrainResult, type TrainTask } from './trainer.ts';
+import { fromTrlConfig } from './trl-compat.ts';
 
-/** Reads a YAML config, applies `--set` overrides, validates it (errors name the key). */
+/**
+ * Reads a YAML config, applies `--set` overrides, validates it (errors name the key). TRL
+ * SFTConfig / Axolotl key names are read too (trl-compat.ts); the accepted keys that have no
+ * effect here end up in `config_warnings`.
+ */
 export async function loadSftConfig(path: string, sets: string[] = []): Promise<SftConfig> {
-  return checkSftConfig(await loadConfigFile<SftConfig>(path, SFT_SCHEMA, sets), path);
+  return validateSftConfig(applySetOverrides(await readConfigFile(path), sets), path);
 }
 
 /** Validates an already-parsed config object (e.g. built in code). */
 export function validateSftConfig(raw: unknown, source = 'config'): SftConfig {
-  return checkSftConfig(validateConfig<SftConfig>(SFT_SCHEMA, raw, source), source);
+  const compat = raw && typeof raw === 'object' && !Array.isArray(raw) ? fromTrlConfig(raw as Record<string, unknown>, 'sft', source) : { raw, warnings: [] };
+  const cfg = checkSftConfig(validateConfig<SftConfig>(SFT_SCHEMA, compat.raw, source), source);
+  if (compat.warnings.length) cfg.config_warnings = compat.warnings;
+  return cfg;
 }
 
 function checkSftConfig(cfg: SftConfig, source: string): SftConfig {
@@ -45,11 +53,41 @@ function checkSftConfig(cfg: SftConfig, source: string): SftConfig {
   return cfg;
 }
 
+/**
+ * Which tokens SFT trains, as TRL's SFTTrainer decides (trl/trainer/sft_trainer.py, tokenize_fn,
+ * lines 1457-1513 at f2cd577): language-modelling text rows and conversations train the whole
+ * sequence unless assistant_only_loss; prompt-completion rows train the completion unless
+ * completion_only_loss is false.
+ */
+export interface LossMaskOptions {
+  assistantOnlyLoss?: boolean;
+  completionOnlyLoss?: boolean;
+  /** Column of language-modelling rows (TRL dataset_text_field, default "text"). */
+  textField?: string;
+}
+
+const CONVERSATIONAL: ReadonlySet<string> = new Set(['messages', 'sharegpt']);
+
+/** A language-modelling row: a string in the text field and none of the structured formats' keys. */
+function isTextRow(row: Record<string, unknown>, field: string): boolean {
+  return typeof row[field] === 'string' && guessFormat(row) === null;
+}
+
 /** Turns dataset rows into tokenized examples; `where` names the file in errors. */
-export function tokenizeRows(rows: Record<string, unknown>[], where: string, format: string, tok: Tokenizer | null, maxLength: number): TokenizedExample[] {
+export function tokenizeRows(rows: Record<string, unknown>[], where: string, format: string, tok: Tokenizer | null, maxLength: number, mask: LossMaskOptions = {}): TokenizedExample[] {
   const out: TokenizedExample[] = [];
+  const textField = mask.textField ?? 'text';
   rows.forEach((row, i) => {
     const at = `${where}: row ${i + 1}`;
+    if (format === 'text' || (format === 'auto' && isTextRow(row, textField))) {
+      const text = row[textField];
+      if (typeof text !== 'string') throw new UserError(`${at}: '${textField}' must be a string (dataset_text_field)`);
+      if (!tok) throw new UserError(`${at}: text rows need a tokenizer, but the model directory has no tokenizer.json`);
+      // TRL appends eos to language-modelling text that lacks it (sft_trainer.py add_eos, 1439-1441)
+      const ids = tok.encode(text.endsWith(tok.eosToken) ? text : text + tok.eosToken).slice(0, maxLength);
+      out.push({ input_ids: ids, labels: ids.slice() });
+      return;
+    }
     const ex = toExample(row, format === 'auto' ? undefined : (format as DataFormat), at);
     if (ex.inputIds) {
       const ids = ex.inputIds;
@@ -60,7 +98,9 @@ export function tokenizeRows(rows: Record<string, unknown>[], where: string, for
     }
     if (!tok) throw new UserError(`${at}: text rows need a tokenizer, but the model directory has no tokenizer.json`);
     if (!ex.messages.some((m) => m.role === 'assistant')) throw new UserError(`${at}: no assistant answer to train on (SFT needs a completion / output / assistant turn)`);
-    out.push(tokenizeChatForTraining(tok, ex.messages, { maxLength }));
+    const t = tokenizeChatForTraining(tok, ex.messages, { maxLength });
+    const whole = CONVERSATIONAL.has(ex.format ?? '') ? !mask.assistantOnlyLoss : mask.completionOnlyLoss === false;
+    out.push(whole ? { input_ids: t.input_ids, labels: t.input_ids.slice() } : t);
   });
   return out;
 }
@@ -82,10 +122,11 @@ export interface SftData {
 /** Reads, tokenizes and splits the dataset of a config. */
 export async function prepareSftData(cfg: SftConfig, tok: Tokenizer | null): Promise<SftData> {
   const rows = await readAllRows(cfg.dataset.path);
-  let all = tokenizeRows(rows, cfg.dataset.path, cfg.dataset.format, tok, cfg.max_length);
+  const mask: LossMaskOptions = { assistantOnlyLoss: cfg.assistant_only_loss, completionOnlyLoss: cfg.completion_only_loss, textField: cfg.dataset_text_field };
+  let all = tokenizeRows(rows, cfg.dataset.path, cfg.dataset.format, tok, cfg.max_length, mask);
   let evalEx: TokenizedExample[] = [];
   if (cfg.dataset.eval_path) {
-    evalEx = tokenizeRows(await readAllRows(cfg.dataset.eval_path), cfg.dataset.eval_path, cfg.dataset.format, tok, cfg.max_length);
+    evalEx = tokenizeRows(await readAllRows(cfg.dataset.eval_path), cfg.dataset.eval_path, cfg.dataset.format, tok, cfg.max_length, mask);
   } else if (cfg.dataset.eval_fraction > 0) {
     const n = Math.max(1, Math.round(all.length * cfg.dataset.eval_fraction));
     if (n >= all.length) throw new UserError(`dataset.eval_fraction: ${cfg.dataset.eval_fraction} of ${all.length} rows leaves nothing to train on`);
@@ -183,11 +224,11 @@ export function buildSftTask(model: LlamaModel, cfg: SftConfig, data: SftData, p
     },
     evaluate: evalUnits.length > 0 ? async () => ({ eval_loss: await evalLoss(model, evalUnits, cfg.per_device_train_batch_size, padId, lora?.hook()) }) : undefined,
     saveFinal: async (dir) => {
-      if (!lora) return saveModel(model, dir, { tokenizerFrom: cfg.model });
+      if (!lora) return saveModel(model, dir, { tokenizerFrom: cfg.model, dtype: cfg.save_dtype });
       if (!cfg.lora!.merge) return lora.save(dir, cfg.model);
       await lora.save(join(cfg.output_dir, 'adapter'), cfg.model);
       lora.mergeInto(model);
-      await saveModel(model, dir, { tokenizerFrom: cfg.model });
+      await saveModel(model, dir, { tokenizerFrom: cfg.model, dtype: cfg.save_dtype });
     },
   };
   return { task, lora, dispose: () => lora?.dispose() };
@@ -201,6 +242,7 @@ export interface SftRunOptions extends TrainOptions {
 /** Runs SFT end to end: backend, tokenizer, data, model, loop, final model. */
 export async function trainSft(cfg: SftConfig, opts: SftRunOptions = {}): Promise<TrainResult> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  for (const w of cfg.config_warnings ?? []) log(`sft: warning: ${w}`);
   await initBackend(cfg.backend, opts.log ? { log } : {});
   let tok: Tokenizer | null = null;
   try {

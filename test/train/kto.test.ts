@@ -2,7 +2,7 @@ import { cp, mkdtemp, readFile, rm, writeFile, readdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { trainKto, validateKtoConfig, type KtoRunResult } from '../../src/train/kto.ts';
+import { trainKto, unpairPreferenceRows, validateKtoConfig, type KtoRunResult } from '../../src/train/kto.ts';
 import { repoRoot } from '../helpers/cli.ts';
 import { lookupRefCache } from '../../src/train/ref-cache.ts';
 
@@ -115,5 +115,25 @@ describe('KTO trainer', () => {
     const logs: string[] = [];
     await ktoRun({ max_steps: 1, desirable_weight: 3 }, logs);
     expect(logs.join('\n')).toMatch(/warning: .*outside \[1, 4\/3\]/);
+  });
+});
+
+describe("TRL's unpair_preference_dataset for KTO", () => {
+  // trl/data_utils.py _unpair_row (lines 440-451 at f2cd577): completion = chosen + rejected,
+  // label = [True]*n + [False]*n, prompt and the other columns duplicated, per map batch.
+  it('turns prompt/chosen/rejected rows into unpaired rows: all chosen first, then all rejected', () => {
+    const rows = [
+      { prompt: '서울의 수도 지위는?', chosen: '서울은 한국의 수도입니다.', rejected: '부산이 수도입니다.', source: 'a' },
+      { prompt: '김치의 재료는?', chosen: '배추와 고춧가루입니다.', rejected: '모르겠습니다.', source: 'b' },
+    ];
+    expect(unpairPreferenceRows(rows)).toEqual([
+      { prompt: '서울의 수도 지위는?', completion: '서울은 한국의 수도입니다.', label: true, source: 'a' },
+      { prompt: '김치의 재료는?', completion: '배추와 고춧가루입니다.', label: true, source: 'b' },
+      { prompt: '서울의 수도 지위는?', completion: '부산이 수도입니다.', label: false, source: 'a' },
+      { prompt: '김치의 재료는?', completion: '모르겠습니다.', label: false, source: 'b' },
+    ]);
+    const plain = [{ prompt: '질문', completion: '답', label: true }];
+    expect(unpairPreferenceRows(plain)).toBe(plain);
+    expect(() => unpairPreferenceRows([{ chosen: 'a', rejected: 'b' }], 'p.jsonl')).toThrow(/p\.jsonl: preference rows need a 'prompt'/);
   });
 });

@@ -57,7 +57,7 @@ describe('chat-template masking', () => {
 });
 
 describe('multi-turn masking', () => {
-  it('trains every assistant turn of a messages row and no system or user turn', async () => {
+  it('assistant_only_loss: trains every assistant turn of a messages row and no system or user turn', async () => {
     const tok = await loadTokenizer(modelDir);
     const path = join(tmp('multi'), 'chat.jsonl');
     const messages = [
@@ -68,10 +68,45 @@ describe('multi-turn masking', () => {
       { role: 'assistant', content: '오늘은 맑습니다.' },
     ];
     writeFileSync(path, `${JSON.stringify({ messages })}\n`);
-    const data = await prepareSftData(cfgFor(tmp('multi-out'), { dataset: { path }, max_length: 512 }), tok);
+    const data = await prepareSftData(cfgFor(tmp('multi-out'), { dataset: { path }, max_length: 512, assistant_only_loss: true }), tok);
     const ex = data.train[0];
     const trained = ex.input_ids.filter((_, t) => ex.labels[t] !== IGNORE_INDEX);
     expect(tok.decode(trained)).toBe('안녕하세요! 무엇을 도와드릴까요?<|im_end|>오늘은 맑습니다.<|im_end|>');
+  });
+
+  // TRL SFTTrainer (trl/trainer/sft_trainer.py tokenize_fn, lines 1457-1513 at f2cd577):
+  // conversations train the whole sequence unless assistant_only_loss; prompt-completion rows
+  // train the completion unless completion_only_loss is false; {"text"} rows are language
+  // modelling with eos appended when missing (add_eos, 1439-1441).
+  it("TRL's default: a messages row trains its whole rendered conversation", async () => {
+    const tok = await loadTokenizer(modelDir);
+    const path = join(tmp('whole'), 'chat.jsonl');
+    const messages = [
+      { role: 'user', content: '안녕하세요?' },
+      { role: 'assistant', content: '반갑습니다.' },
+    ];
+    writeFileSync(path, `${JSON.stringify({ messages })}\n`);
+    const ex = (await prepareSftData(cfgFor(tmp('whole-out'), { dataset: { path }, max_length: 512 }), tok)).train[0];
+    expect(ex.labels).toEqual(ex.input_ids);
+    expect(tok.decode(ex.input_ids)).toBe(tok.applyChatTemplate(messages));
+  });
+
+  it('completion_only_loss false trains prompt and completion of alpaca rows', async () => {
+    const tok = await loadTokenizer(modelDir);
+    const data = await prepareSftData(cfgFor(tmp('co'), { max_length: 512, completion_only_loss: false }), tok);
+    for (const ex of data.train) expect(ex.labels).toEqual(ex.input_ids);
+  });
+
+  it('{"text"} rows train as language modelling: the text plus eos, no chat template', async () => {
+    const tok = await loadTokenizer(modelDir);
+    const path = join(tmp('lm'), 'text.jsonl');
+    writeFileSync(path, `${JSON.stringify({ text: '한국어 문장을 그대로 학습합니다.' })}\n${JSON.stringify({ 본문: '다른 열 이름' })}\n`);
+    const data = await prepareSftData(cfgFor(tmp('lm-out'), { dataset: { path, format: 'text' }, max_length: 512 }), tok).catch((e) => e);
+    expect(String(data)).toMatch(/row 2: 'text' must be a string \(dataset_text_field\)/);
+    writeFileSync(path, `${JSON.stringify({ 본문: '한국어 문장을 그대로 학습합니다.' })}\n`);
+    const ex = (await prepareSftData(cfgFor(tmp('lm-out2'), { dataset: { path }, max_length: 512, dataset_text_field: '본문' }), tok)).train[0];
+    expect(ex.labels).toEqual(ex.input_ids);
+    expect(tok.decode(ex.input_ids)).toBe(`한국어 문장을 그대로 학습합니다.${tok.eosToken}`);
   });
 });
 
