@@ -8,7 +8,7 @@ import { TRAIN_LOOP_SCHEMA, type CommonTrainConfig } from './sft-config.ts';
 import type { KtoLossType } from './kto-loss.ts';
 
 export interface KtoConfig extends CommonTrainConfig {
-  dataset: { path: string; format: string; eval_fraction: number; eval_path?: string };
+  dataset: { path: string; name?: string; format: string; eval_fraction: number; eval_path?: string };
   beta: number;
   desirable_weight: number;
   undesirable_weight: number;
@@ -30,7 +30,8 @@ export const KTO_SCHEMA: Schema = {
     type: 'object',
     help: 'KTO data: {prompt, completion, label} (text or messages), chats with kto_tag, or pre-tokenized {prompt_input_ids, completion_input_ids, label}',
     fields: {
-      path: { type: 'string', help: 'dataset file (jsonl, json, parquet, arrow, csv)' },
+      path: { type: 'string', help: 'dataset file (jsonl, json, parquet, arrow, csv), a Hugging Face dataset folder or shard glob, or a LLaMA-Factory dataset_info.json (with name)' },
+      name: { type: 'string', optional: true, help: 'entry of the LLaMA-Factory dataset_info.json given as path (kto_tag column for the label)' },
       format: { type: 'string', enum: ['auto', 'kto', 'alpaca', 'sharegpt', 'messages', 'pretokenized'], default: 'auto', help: 'row format (auto detects per row); every row needs a label or kto_tag' },
       eval_fraction: { type: 'number', min: 0, max: 0.9, default: 0, help: 'hold out this seeded random fraction of rows for eval metrics (eval_loss = KTO loss)' },
       eval_path: { type: 'string', optional: true, help: 'a separate eval dataset file (wins over eval_fraction)' },

@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { applySetOverrides, readConfigFile, validateConfig } from '../config/schema.ts';
 import { promptMessages, toExample, type DataFormat, type Message } from '../data/formats.ts';
+import { readDatasetRows } from '../data/llamafactory.ts';
 import { readAllRows, type Row } from '../data/io.ts';
 import { initBackend } from '../engine/backend.ts';
 import { loadModel, saveModel } from '../model/checkpoint.ts';
@@ -125,7 +126,7 @@ export interface KtoData {
 }
 
 export async function prepareKtoData(cfg: KtoConfig, tok: Tokenizer | null): Promise<KtoData> {
-  let all = tokenizeKtoRows(unpairPreferenceRows(await readAllRows(cfg.dataset.path), cfg.dataset.path), cfg.dataset.path, cfg.dataset.format, tok, cfg);
+  let all = tokenizeKtoRows(unpairPreferenceRows(await readDatasetRows(cfg.dataset), cfg.dataset.path), cfg.dataset.path, cfg.dataset.format, tok, cfg);
   let evalEx: KtoExample[] = [];
   if (cfg.dataset.eval_path) {
     evalEx = tokenizeKtoRows(unpairPreferenceRows(await readAllRows(cfg.dataset.eval_path), cfg.dataset.eval_path), cfg.dataset.eval_path, cfg.dataset.format, tok, cfg);

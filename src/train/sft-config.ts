@@ -27,6 +27,8 @@ export interface ParamGroupConfig {
 
 export interface DatasetConfig {
   path: string;
+  /** LLaMA-Factory: the entry of the dataset_info.json at `path`. */
+  name?: string;
   format: string;
   eval_fraction: number;
   eval_path?: string;
@@ -124,7 +126,8 @@ export const SFT_SCHEMA: Schema = {
     type: 'object',
     help: 'training data',
     fields: {
-      path: { type: 'string', help: 'dataset file (jsonl, json, parquet, arrow, csv)' },
+      path: { type: 'string', help: 'dataset file (jsonl, json, parquet, arrow, csv), a Hugging Face dataset folder or shard glob, or a LLaMA-Factory dataset_info.json (with name)' },
+      name: { type: 'string', optional: true, help: 'entry of the LLaMA-Factory dataset_info.json given as path' },
       format: {
         type: 'string',
         enum: ['auto', 'alpaca', 'sharegpt', 'messages', 'prompt_completion', 'pretokenized', 'text'],

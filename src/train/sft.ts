@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { applySetOverrides, readConfigFile, validateConfig } from '../config/schema.ts';
 import { guessFormat, toExample, type DataFormat } from '../data/formats.ts';
+import { readDatasetRows } from '../data/llamafactory.ts';
 import { readAllRows } from '../data/io.ts';
 import { initBackend } from '../engine/backend.ts';
 import { loadModel, saveModel } from '../model/checkpoint.ts';
@@ -121,7 +122,7 @@ export interface SftData {
 
 /** Reads, tokenizes and splits the dataset of a config. */
 export async function prepareSftData(cfg: SftConfig, tok: Tokenizer | null): Promise<SftData> {
-  const rows = await readAllRows(cfg.dataset.path);
+  const rows = await readDatasetRows(cfg.dataset);
   const mask: LossMaskOptions = { assistantOnlyLoss: cfg.assistant_only_loss, completionOnlyLoss: cfg.completion_only_loss, textField: cfg.dataset_text_field };
   let all = tokenizeRows(rows, cfg.dataset.path, cfg.dataset.format, tok, cfg.max_length, mask);
   let evalEx: TokenizedExample[] = [];

@@ -91,6 +91,25 @@ describe('multi-turn masking', () => {
     expect(tok.decode(ex.input_ids)).toBe(tok.applyChatTemplate(messages));
   });
 
+  it('reads a LLaMA-Factory dataset_info.json entry (dataset.name) and a Hugging Face shard folder', async () => {
+    const tok = await loadTokenizer(modelDir);
+    const dir = tmp('lf');
+    // LLaMA-Factory data/README.md: {"name": {"file_name", "columns": {"prompt", "response"}}}
+    writeFileSync(join(dir, 'dataset_info.json'), JSON.stringify({ ko: { file_name: 'ko.json', columns: { prompt: '질문', response: '답' } } }));
+    writeFileSync(join(dir, 'ko.json'), JSON.stringify(ROWS.map((r) => ({ 질문: r.instruction, 답: r.output }))));
+    const lf = await prepareSftData(cfgFor(tmp('lf-out'), { dataset: { path: join(dir, 'dataset_info.json'), name: 'ko' }, max_length: 512 }), tok);
+    expect(lf.train).toHaveLength(ROWS.length);
+    lf.train.forEach((ex, i) => expect(tok.decode(ex.input_ids.filter((_, t) => ex.labels[t] !== IGNORE_INDEX))).toBe(`${ROWS[i].output}<|im_end|>`));
+    // the same rows as Parquet shards of a Hugging Face dataset folder
+    const { writeRows } = await import('../../src/data/io.ts');
+    const hf = tmp('hf');
+    await writeRows(join(hf, 'data', 'train-00000-of-00002.parquet'), ROWS.slice(0, 3));
+    await writeRows(join(hf, 'data', 'train-00001-of-00002.parquet'), ROWS.slice(3));
+    const fromHf = await prepareSftData(cfgFor(tmp('hf-out'), { dataset: { path: hf }, max_length: 512 }), tok);
+    const direct = await prepareSftData(cfgFor(tmp('hf-direct'), { max_length: 512 }), tok);
+    expect(fromHf.train).toEqual(direct.train);
+  });
+
   it('completion_only_loss false trains prompt and completion of alpaca rows', async () => {
     const tok = await loadTokenizer(modelDir);
     const data = await prepareSftData(cfgFor(tmp('co'), { max_length: 512, completion_only_loss: false }), tok);
