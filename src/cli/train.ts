@@ -35,9 +35,10 @@ export function register(program: Command): void {
     .requiredOption('--config <yaml>', 'SFT config file (see configs/sft.yaml)')
     .option('--set <key=value>', 'override a config key (repeatable), e.g. --set learning_rate=1e-5', collect, [])
     .option('--resume', 'continue from the newest checkpoint in output_dir')
+    .option('--adapter <dir>', 'continue training this PEFT LoRA adapter (sets the adapter key)')
     .addHelpText('after', `\nConfig keys:\n${describeSchema(SFT_SCHEMA)}`)
-    .action(async (o: { config: string; set: string[]; resume?: boolean }) => {
-      const cfg = await loadSftConfig(o.config, o.set);
+    .action(async (o: { config: string; set: string[]; resume?: boolean; adapter?: string }) => {
+      const cfg = await loadSftConfig(o.config, o.adapter ? [...o.set, `adapter=${o.adapter}`] : o.set);
       const r = await trainSft(cfg, { resume: o.resume === true, source: o.config });
       printTrainResult('sft', r);
     });

@@ -52,6 +52,8 @@ export interface CommonTrainConfig extends TrainLoopConfig {
 
 export interface SftConfig extends CommonTrainConfig {
   dataset: DatasetConfig;
+  /** A PEFT LoRA adapter directory to continue training. */
+  adapter?: string;
   packing: boolean;
   assistant_only_loss: boolean;
   completion_only_loss?: boolean;
@@ -138,6 +140,7 @@ export const SFT_SCHEMA: Schema = {
       eval_path: { type: 'string', optional: true, help: 'a separate eval dataset file (wins over eval_fraction)' },
     },
   },
+  adapter: { type: 'string', optional: true, help: 'PEFT LoRA adapter directory to continue training (train sft --adapter DIR); its r / alpha / targets / use_rslora unless lora is given' },
   packing: { type: 'boolean', default: false, help: 'pack short examples into max_length sequences; attention stays inside each example' },
   assistant_only_loss: {
     type: 'boolean',

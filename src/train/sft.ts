@@ -191,6 +191,8 @@ export interface SftTaskParts {
 
 /** Builds the SFT TrainTask over a loaded model (exported for tests and for reuse). */
 export function buildSftTask(model: LlamaModel, cfg: SftConfig, data: SftData, padId: number, source = 'config'): SftTaskParts {
+  // `adapter`: continue training a PEFT adapter (its r, alpha, targets, rsLoRA unless lora says otherwise)
+  if (cfg.adapter && !cfg.lora) cfg = { ...cfg, lora: LoraAdapters.readConfig(cfg.adapter) };
   const units = cfg.packing ? packExamples(data.train, cfg.max_length) : data.train.map((e) => toUnit(e, cfg.max_length));
   const evalUnits = data.eval.map((e) => toUnit(e, cfg.max_length));
   let lora: LoraAdapters | undefined;
@@ -198,7 +200,7 @@ export function buildSftTask(model: LlamaModel, cfg: SftConfig, data: SftData, p
   if (cfg.lora) {
     if (cfg.trainable) throw new UserError(`${source}: keys 'lora' and 'trainable' cannot be combined (LoRA trains only the adapters)`);
     if (cfg.param_groups.length > 0) throw new UserError(`${source}: keys 'lora' and 'param_groups' cannot be combined (the adapters use learning_rate)`);
-    lora = LoraAdapters.create(model, cfg.lora, cfg.seed);
+    lora = cfg.adapter ? LoraAdapters.load(cfg.adapter, model) : LoraAdapters.create(model, cfg.lora, cfg.seed);
     params = lora.params(cfg.learning_rate, cfg.weight_decay);
   } else {
     params = selectParams(model.params, {

@@ -228,15 +228,17 @@ export function fromTrlConfig(input: Record<string, unknown>, kind: TrainerKind,
   // TRL ModelConfig / Axolotl LoRA keys -> lora: {...}
   const peftKeys: Record<string, string> = { lora_r: 'r', lora_alpha: 'alpha', lora_dropout: 'dropout', lora_target_modules: 'target_modules', use_rslora: 'use_rslora' };
   const usePeft = take('use_peft');
-  const adapter = take('adapter'); // Axolotl: adapter: lora
-  if (adapter !== undefined && adapter !== 'lora') refuse('adapter', `${JSON.stringify(adapter)} is not implemented (lora)`);
+  // Axolotl `adapter: lora | qlora` names the method; our `adapter` is a PEFT adapter directory
+  const adapter = raw.adapter === 'lora' || raw.adapter === 'qlora' ? take('adapter') : undefined;
+  if (adapter === 'qlora') refuse('adapter', '"qlora" is not implemented (no quantized training; use lora)');
+  if ('lora_model_dir' in raw) setIfAbsent('adapter', take('lora_model_dir'), 'lora_model_dir'); // Axolotl: an adapter to continue
   const lora: Record<string, unknown> = {};
   for (const [from, to] of Object.entries(peftKeys)) if (from in raw) lora[to] = take(from);
   if (usePeft === true || adapter === 'lora' || (Object.keys(lora).length > 0 && usePeft !== false)) {
     if (raw.lora !== undefined && (typeof raw.lora !== 'object' || raw.lora === null)) refuse('lora', 'must be a mapping');
     raw.lora = { ...lora, ...(raw.lora as Record<string, unknown> | undefined) };
   }
-  for (const k of ['lora_task_type', 'lora_modules_to_save', 'lora_fan_in_fan_out', 'lora_model_dir']) if (k in raw) (take(k), warn(k, 'not used by the LoRA here'));
+  for (const k of ['lora_task_type', 'lora_modules_to_save', 'lora_fan_in_fan_out']) if (k in raw) (take(k), warn(k, 'not used by the LoRA here'));
 
   // TRL ScriptArguments: dataset_name (a local file or folder here; Hub names are not downloaded)
   if ('dataset_name' in raw) {

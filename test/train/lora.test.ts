@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/engine/backend.ts';
 import { loadModel } from '../../src/model/checkpoint.ts';
-import { LoraAdapters } from '../../src/train/lora.ts';
+import { LoraAdapters, mergeAdapterDir } from '../../src/train/lora.ts';
+import { readSafetensors, readSafetensorsHeader } from '../../src/model/safetensors.ts';
 import { repoRoot } from '../helpers/cli.ts';
 
 const FIX = join(repoRoot, 'test', 'fixtures', 'model');
@@ -43,5 +44,29 @@ describe('rsLoRA (PEFT use_rslora)', () => {
     ad.dispose();
     back.dispose();
     model.dispose();
+  });
+});
+
+describe('ko-align model merge (mergeAdapterDir)', () => {
+  it('writes base + scale * B A as a full model in the base dtype, with the tokenizer files', async () => {
+    const base = join(FIX, 'mistral-bf16-sharded');
+    const model = await loadModel(base);
+    const ad = LoraAdapters.create(model, { r: 2, alpha: 4, dropout: 0, target_modules: ['v_proj'], merge: false, use_rslora: true }, 7);
+    for (const { B } of ad.modules.values()) B.assign(tf.fill(B.shape, 0.02));
+    const name = 'model.layers.1.self_attn.v_proj';
+    const { A, B } = ad.modules.get(name)!;
+    const delta = Array.from(tf.matMul(B, A).dataSync());
+    const w0 = Array.from(model.params.get(`${name}.weight`)!.dataSync());
+    const root = mkdtempSync(join(tmpdir(), 'ko-align-merge-'));
+    await ad.save(join(root, 'adapter'), base);
+    ad.dispose();
+    model.dispose();
+    const r = await mergeAdapterDir({ model: base, adapter: join(root, 'adapter'), out: join(root, 'merged'), backend: 'wasm', log: () => {} });
+    expect(r.modules).toBe(2);
+    expect(readSafetensorsHeader(join(root, 'merged', 'model.safetensors')).tensors.get(`${name}.weight`)!.dtype).toBe('BF16');
+    const merged = readSafetensors(join(root, 'merged', 'model.safetensors')).get(`${name}.weight`)!.data;
+    const scale = 4 / Math.sqrt(2);
+    // bf16 keeps ~3 significant digits
+    merged.forEach((w, i) => expect(Math.abs(w - (w0[i] + scale * delta[i]))).toBeLessThan(Math.abs(w0[i] + scale * delta[i]) / 128 + 1e-6));
   });
 });

@@ -204,6 +204,24 @@ describe('LoRA', () => {
   });
 });
 
+describe('train sft --adapter', () => {
+  it('continues training a PEFT adapter with its own r / alpha / use_rslora, starting from its weights', async () => {
+    const first = await trainSft(cfgFor(tmp('ad-a'), { lora: { r: 4, alpha: 8, dropout: 0, target_modules: ['q_proj'], merge: false, use_rslora: true } }), { log: () => {} });
+    const cfg = cfgFor(tmp('ad-b'), { adapter: first.finalDir, max_steps: 1 });
+    expect(cfg.adapter).toBe(first.finalDir);
+    const second = await trainSft(cfg, { log: () => {} });
+    const saved = JSON.parse(readFileSync(join(second.finalDir, 'adapter_config.json'), 'utf8'));
+    expect([saved.r, saved.lora_alpha, saved.use_rslora, saved.target_modules]).toEqual([4, 8, true, ['q_proj']]);
+    const a = readSafetensors(join(first.finalDir, 'adapter_model.safetensors'));
+    const b = readSafetensors(join(second.finalDir, 'adapter_model.safetensors'));
+    const key = 'base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight';
+    const diff = Math.max(...Array.from(a.get(key)!.data).map((v, i) => Math.abs(v - b.get(key)!.data[i])));
+    expect(diff).toBeGreaterThan(0); // trained further
+    expect(diff).toBeLessThan(0.5); // from the saved weights, not from a fresh zero B
+    expect(Array.from(a.get(key)!.data).some((v) => v !== 0)).toBe(true);
+  });
+});
+
 describe('config validation', () => {
   const write = (obj: string) => {
     const p = join(tmp('cfg'), 'sft.yaml');
