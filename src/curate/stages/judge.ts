@@ -28,6 +28,8 @@ export const judgeStageSchema: Schema = {
   timeout_ms: { type: 'integer', min: 1, default: 60000, help: 'per-request timeout in ms' },
   batch_size: { type: 'integer', min: 1, default: 256, help: 'rows judged concurrently per batch (the stream stays in order)' },
   cache: { type: 'string', optional: true, help: 'judge cache file (default <run dir>/judge-cache.jsonl)' },
+  token_limit_param: { type: 'string', enum: ['max_completion_tokens', 'max_tokens'], default: 'max_completion_tokens', help: 'how the answer limit is sent (max_tokens for servers that need the old name)' },
+  temperature_param: { type: 'string', enum: ['auto', 'always', 'never'], default: 'auto', help: 'send the rubric temperature: auto leaves it out for models that reject it (o1/o3/o4/gpt-5)' },
 };
 
 export interface JudgeStageParams {
@@ -43,6 +45,8 @@ export interface JudgeStageParams {
   timeout_ms: number;
   batch_size: number;
   cache?: string;
+  token_limit_param: 'max_completion_tokens' | 'max_tokens';
+  temperature_param: 'auto' | 'always' | 'never';
 }
 
 export const judgeStage: StageFactory = (params, where): Stage => {
@@ -63,6 +67,8 @@ export const judgeStage: StageFactory = (params, where): Stage => {
             concurrency: p.concurrency,
             maxRetries: p.max_retries,
             timeoutMs: p.timeout_ms,
+            tokenLimitParam: p.token_limit_param,
+            temperature: p.temperature_param,
             cachePath: p.cache ?? join(ctx.workDir, 'judge-cache.jsonl'),
             promptField: 'prompt',
             answerField: 'answer',
