@@ -22,6 +22,10 @@ function templateFor(name: string): ChatTemplate {
     const src = readFileSync(join(fixtureDir, 'exaone-deep.jinja'), 'utf8');
     return new ChatTemplate(src, { bos_token: '[BOS]', eos_token: '[|endofturn|]', pad_token: '[PAD]', unk_token: '[UNK]' });
   }
+  if (name === 'deepseek-r1-distill') {
+    const t = '<｜end▁of▁sentence｜>';
+    return new ChatTemplate(readFileSync(join(fixtureDir, 'deepseek-r1-distill.jinja'), 'utf8'), { bos_token: '<｜begin▁of▁sentence｜>', eos_token: t, pad_token: t });
+  }
   if (name === 'solar') return new ChatTemplate(readFileSync(join(fixtureDir, 'solar.jinja'), 'utf8'), { bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>' });
   const file = `${name}.tokenizer_config.json`;
   const cfg = JSON.parse(readFileSync(join(fixtureDir, file), 'utf8')) as Record<string, unknown>;
@@ -35,9 +39,9 @@ function templateFor(name: string): ChatTemplate {
 }
 
 describe('chat templates render byte-identical to Python jinja2 (transformers settings)', () => {
-  it('has fixtures for the real Qwen2.5, Qwen3, Llama-3, Gemma-3, DeepSeek-V3, EXAONE-Deep and SOLAR templates and our ChatML', () => {
+  it('has fixtures for the real Qwen2.5, Qwen3, Llama-3, Gemma-3, DeepSeek-V3, DeepSeek-R1-distill, EXAONE-Deep and SOLAR templates and our ChatML', () => {
     expect(new Set(renderings.cases.map((c) => c.template))).toEqual(
-      new Set(['qwen2.5-instruct', 'llama-3-instruct', 'qwen3', 'gemma-3', 'deepseek-v3', 'exaone-deep', 'solar', 'chatml']),
+      new Set(['qwen2.5-instruct', 'llama-3-instruct', 'qwen3', 'gemma-3', 'deepseek-v3', 'deepseek-r1-distill', 'exaone-deep', 'solar', 'chatml']),
     );
     expect(renderings.cases.length).toBeGreaterThanOrEqual(120);
   });
