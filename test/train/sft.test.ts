@@ -204,6 +204,18 @@ describe('LoRA', () => {
   });
 });
 
+describe('TRL keys with no effect', () => {
+  it('trainSft logs one warning line per accepted key that changes nothing (TRL SFTConfig bf16, report_to)', async () => {
+    const logs: string[] = [];
+    await trainSft(cfgFor(tmp('warn'), { bf16: true, report_to: ['wandb'], gradient_checkpointing: false, max_steps: 1 }), { log: (l) => logs.push(l) });
+    const warnings = logs.filter((l) => l.startsWith('sft: warning: '));
+    expect(warnings).toEqual([
+      "sft: warning: config: 'bf16' is accepted but has no effect here: training computes in float32; the checkpoint keeps the model dtype (save_dtype chooses)",
+      "sft: warning: config: 'report_to' is accepted but has no effect here: metrics go to output_dir/metrics.jsonl",
+    ]);
+  });
+});
+
 describe('train sft --adapter', () => {
   it('continues training a PEFT adapter with its own r / alpha / use_rslora, starting from its weights', async () => {
     const first = await trainSft(cfgFor(tmp('ad-a'), { lora: { r: 4, alpha: 8, dropout: 0, target_modules: ['q_proj'], merge: false, use_rslora: true } }), { log: () => {} });
