@@ -92,17 +92,29 @@ function idList(v: unknown, at: string, key: string): number[] {
   return v as number[];
 }
 
-/** Rows -> tokenized KTO examples; `where` names the file in errors. */
+/**
+ * Rows -> tokenized KTO examples; `where` names the file in errors. With max_prompt_length set
+ * the prompt keeps its last tokens and the completion its first (TRL before 0.20). Unset, as
+ * current TRL does (trl/trainer/kto_trainer.py at f2cd577: the collator cuts the sequence at
+ * max_length, lines 377-380, after rows whose prompt alone reaches max_length are dropped,
+ * lines 1088-1094): the prompt stays whole and a row with no completion token left is dropped.
+ */
 export function tokenizeKtoRows(rows: Row[], where: string, format: string, tok: Tokenizer | null, cfg: Pick<KtoConfig, 'max_length' | 'max_prompt_length' | 'max_completion_length'>): KtoExample[] {
-  return rows.map((row, i) => {
+  const currentTrl = cfg.max_prompt_length === undefined;
+  const out = rows.map((row, i): KtoExample | null => {
     const at = `${where}: row ${i + 1}`;
     if (format === 'pretokenized' || (format === 'auto' && Array.isArray(row.prompt_input_ids))) {
       const label = row.label;
       if (typeof label !== 'boolean') throw new UserError(`${at}: 'label' must be true or false`);
       let p = idList(row.prompt_input_ids, at, 'prompt_input_ids');
       let c = idList(row.completion_input_ids, at, 'completion_input_ids');
-      p = p.slice(Math.max(0, p.length - cfg.max_prompt_length));
-      c = c.slice(0, Math.min(cfg.max_completion_length, Math.max(1, cfg.max_length - p.length)));
+      if (currentTrl) {
+        if (p.length >= cfg.max_length) return null;
+        c = c.slice(0, Math.min(cfg.max_completion_length ?? Infinity, cfg.max_length - p.length));
+        return { prompt_ids: p, completion_ids: c, label };
+      }
+      p = p.slice(Math.max(0, p.length - cfg.max_prompt_length!));
+      c = c.slice(0, Math.min(cfg.max_completion_length ?? Infinity, Math.max(1, cfg.max_length - p.length)));
       return { prompt_ids: p, completion_ids: c, label };
     }
     const ex = toExample(row, format === 'auto' ? undefined : (format as DataFormat), at);
@@ -111,10 +123,16 @@ export function tokenizeKtoRows(rows: Row[], where: string, format: string, tok:
     const prompt: Message[] = promptMessages(ex);
     const completion = ex.messages.slice(prompt.length);
     if (completion.length === 0) throw new UserError(`${at}: no completion`);
+    if (currentTrl) {
+      const ids = tokenizePromptCompletion(tok, prompt, completion, { maxLength: Number.MAX_SAFE_INTEGER, maxCompletionLength: cfg.max_completion_length });
+      if (ids.prompt_ids.length >= cfg.max_length) return null;
+      return { prompt_ids: ids.prompt_ids, completion_ids: ids.completion_ids.slice(0, cfg.max_length - ids.prompt_ids.length), label: ex.label };
+    }
     const ids = tokenizePromptCompletion(tok, prompt, completion, { maxLength: cfg.max_length, maxPromptLength: cfg.max_prompt_length, maxCompletionLength: cfg.max_completion_length });
     if (ids.completion_ids.length === 0) throw new UserError(`${at}: the completion is empty after truncation (max_length ${cfg.max_length})`);
     return { prompt_ids: ids.prompt_ids, completion_ids: ids.completion_ids, label: ex.label };
   });
+  return out.filter((e): e is KtoExample => e !== null);
 }
 
 export interface KtoData {
@@ -123,10 +141,14 @@ export interface KtoData {
   /** KL pair of each training row (index of the row whose completion it borrows). */
   klIndex: number[];
   evalKlIndex: number[];
+  /** Training rows dropped because the prompt alone fills max_length (current-TRL truncation). */
+  dropped: number;
 }
 
 export async function prepareKtoData(cfg: KtoConfig, tok: Tokenizer | null): Promise<KtoData> {
-  let all = tokenizeKtoRows(unpairPreferenceRows(await readDatasetRows(cfg.dataset), cfg.dataset.path), cfg.dataset.path, cfg.dataset.format, tok, cfg);
+  const rows = unpairPreferenceRows(await readDatasetRows(cfg.dataset), cfg.dataset.path);
+  let all = tokenizeKtoRows(rows, cfg.dataset.path, cfg.dataset.format, tok, cfg);
+  const dropped = rows.length - all.length;
   let evalEx: KtoExample[] = [];
   if (cfg.dataset.eval_path) {
     evalEx = tokenizeKtoRows(unpairPreferenceRows(await readAllRows(cfg.dataset.eval_path), cfg.dataset.eval_path), cfg.dataset.eval_path, cfg.dataset.format, tok, cfg);
@@ -139,7 +161,7 @@ export async function prepareKtoData(cfg: KtoConfig, tok: Tokenizer | null): Pro
   }
   const B = cfg.per_device_train_batch_size;
   const pairs = (n: number) => (cfg.loss_type === 'kto' ? klPairIndex(n, B) : Array.from({ length: n }, (_, i) => i));
-  return { train: all, eval: evalEx, klIndex: pairs(all.length), evalKlIndex: pairs(evalEx.length) };
+  return { train: all, eval: evalEx, klIndex: pairs(all.length), evalKlIndex: pairs(evalEx.length), dropped };
 }
 
 /** Reference log-probs of every row and KL pair, computed with `model` in batches. */
@@ -172,8 +194,8 @@ export async function ensureReferenceCache(cfg: KtoConfig, examples: KtoExample[
     referenceWeights: await resolveReferenceHash(cacheDir, refDir),
     tokenizer: tok?.hash ?? 'pretokenized',
     maxLength: cfg.max_length,
-    maxPromptLength: cfg.max_prompt_length,
-    maxCompletionLength: cfg.max_completion_length,
+    maxPromptLength: cfg.max_prompt_length ?? null,
+    maxCompletionLength: cfg.max_completion_length ?? null,
     batchSize: cfg.per_device_train_batch_size,
     lossType: cfg.loss_type,
     rows: hashTokenizedRows(examples, klIndex),
@@ -387,6 +409,7 @@ export async function trainKto(cfg: KtoConfig, opts: KtoRunOptions = {}): Promis
   await initBackend(cfg.backend, opts.log ? { log } : {});
   const tok = await maybeTokenizer(cfg.model);
   const data = await prepareKtoData(cfg, tok);
+  if (data.dropped > 0) log(`kto: ${data.dropped} row(s) dropped: the prompt alone fills max_length ${cfg.max_length} (as TRL drops them)`);
   if (data.train.length === 0) throw new UserError(`${cfg.dataset.path}: no rows`);
   const nD = data.train.filter((e) => e.label).length;
   const warn = desirableRatioWarning(nD, data.train.length - nD, cfg.desirable_weight, cfg.undesirable_weight);

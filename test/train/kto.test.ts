@@ -2,7 +2,7 @@ import { cp, mkdtemp, readFile, rm, writeFile, readdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { trainKto, unpairPreferenceRows, validateKtoConfig, type KtoRunResult } from '../../src/train/kto.ts';
+import { tokenizeKtoRows, trainKto, unpairPreferenceRows, validateKtoConfig, type KtoRunResult } from '../../src/train/kto.ts';
 import { repoRoot } from '../helpers/cli.ts';
 import { lookupRefCache } from '../../src/train/ref-cache.ts';
 
@@ -135,5 +135,27 @@ describe("TRL's unpair_preference_dataset for KTO", () => {
     const plain = [{ prompt: '질문', completion: '답', label: true }];
     expect(unpairPreferenceRows(plain)).toBe(plain);
     expect(() => unpairPreferenceRows([{ chosen: 'a', rejected: 'b' }], 'p.jsonl')).toThrow(/p\.jsonl: preference rows need a 'prompt'/);
+  });
+});
+
+describe('KTO truncation: current TRL and TRL < 0.20', () => {
+  // trl/trainer/kto_trainer.py at f2cd577: rows whose prompt alone reaches max_length are dropped
+  // (lines 1088-1094), then the collator keeps the first max_length tokens (lines 377-380);
+  // KTOConfig no longer has max_prompt_length / max_completion_length.
+  const rows = [
+    { prompt_input_ids: [1, 2, 3, 4], completion_input_ids: [5, 6, 7, 8, 9], label: true },
+    { prompt_input_ids: [1, 2, 3, 4, 5, 6], completion_input_ids: [7], label: false },
+  ];
+  it('without max_prompt_length: prompts stay whole, the sequence is cut at max_length, full prompts are dropped', () => {
+    expect(validateKtoConfig({ model: 'm', output_dir: 'o', dataset: { path: 'd.jsonl' } }).max_prompt_length).toBeUndefined();
+    const ex = tokenizeKtoRows(rows, 'kto.jsonl', 'pretokenized', null, { max_length: 6 });
+    expect(ex).toEqual([{ prompt_ids: [1, 2, 3, 4], completion_ids: [5, 6], label: true }]);
+  });
+  it('with max_prompt_length (TRL < 0.20 configs): the prompt keeps its last tokens', () => {
+    const ex = tokenizeKtoRows(rows, 'kto.jsonl', 'pretokenized', null, { max_length: 6, max_prompt_length: 3, max_completion_length: 2 });
+    expect(ex.map((e) => [e.prompt_ids, e.completion_ids])).toEqual([
+      [[2, 3, 4], [5, 6]],
+      [[4, 5, 6], [7]],
+    ]);
   });
 });
