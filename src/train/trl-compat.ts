@@ -58,6 +58,10 @@ const NO_EFFECT: Record<string, string> = {
   model_init_kwargs: 'models load from config.json as they are',
   trust_remote_code: 'only the built-in architectures load',
   torch_dtype: 'models load in float32 for training',
+  dtype: 'models load in float32 for training',
+  model_revision: 'the model is the local directory given',
+  bnb_4bit_quant_type: 'no quantized training here (weights train in float32)',
+  use_bnb_nested_quant: 'no quantized training here (weights train in float32)',
   attn_implementation: 'one attention implementation here',
   ddp_find_unused_parameters: 'single process',
   ddp_backend: 'single process',
@@ -225,6 +229,9 @@ export function fromTrlConfig(input: Record<string, unknown>, kind: TrainerKind,
     if (v !== 'keep_end') warn('truncation_mode', 'prompts lose tokens from the left, completions from the right (max_prompt_length / max_completion_length)');
   }
 
+  if ('use_dora' in raw) {
+    if (take('use_dora') === true) refuse('use_dora', 'true is not implemented (DoRA; use LoRA)');
+  }
   // TRL ModelConfig / Axolotl LoRA keys -> lora: {...}
   const peftKeys: Record<string, string> = { lora_r: 'r', lora_alpha: 'alpha', lora_dropout: 'dropout', lora_target_modules: 'target_modules', use_rslora: 'use_rslora' };
   const usePeft = take('use_peft');
