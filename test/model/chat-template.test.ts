@@ -18,8 +18,8 @@ const renderings = JSON.parse(readFileSync(join(fixtureDir, 'chat-renderings.jso
 
 function templateFor(name: string): ChatTemplate {
   if (name === 'chatml') return new ChatTemplate(CHATML_TEMPLATE, { eos_token: '<|im_end|>', pad_token: '<|endoftext|>', bos_token: null });
-  if (name === 'exaone-deep') {
-    const src = readFileSync(join(fixtureDir, 'exaone-deep.jinja'), 'utf8');
+  if (name === 'exaone-deep' || name === 'exaone-3.5') {
+    const src = readFileSync(join(fixtureDir, `${name}.jinja`), 'utf8');
     return new ChatTemplate(src, { bos_token: '[BOS]', eos_token: '[|endofturn|]', pad_token: '[PAD]', unk_token: '[UNK]' });
   }
   if (name === 'deepseek-r1-distill') {
@@ -39,9 +39,9 @@ function templateFor(name: string): ChatTemplate {
 }
 
 describe('chat templates render byte-identical to Python jinja2 (transformers settings)', () => {
-  it('has fixtures for the real Qwen2.5, Qwen3, Llama-3, Gemma-3, DeepSeek-V3, DeepSeek-R1-distill, EXAONE-Deep and SOLAR templates and our ChatML', () => {
+  it('has fixtures for the real Qwen2.5, Qwen3, Llama-3, Gemma-3, DeepSeek-V3, DeepSeek-R1-distill, EXAONE-3.5, EXAONE-Deep and SOLAR templates and our ChatML', () => {
     expect(new Set(renderings.cases.map((c) => c.template))).toEqual(
-      new Set(['qwen2.5-instruct', 'llama-3-instruct', 'qwen3', 'gemma-3', 'deepseek-v3', 'deepseek-r1-distill', 'exaone-deep', 'solar', 'chatml']),
+      new Set(['qwen2.5-instruct', 'llama-3-instruct', 'qwen3', 'gemma-3', 'deepseek-v3', 'deepseek-r1-distill', 'exaone-3.5', 'exaone-deep', 'solar', 'chatml']),
     );
     expect(renderings.cases.length).toBeGreaterThanOrEqual(120);
   });
