@@ -170,7 +170,19 @@ export function fromTrlConfig(input: Record<string, unknown>, kind: TrainerKind,
     raw[key] = value;
   };
 
-  for (const [from, to] of Object.entries(RENAMES)) if (from in raw) setIfAbsent(to, take(from), from);
+  for (const [from, to] of Object.entries(RENAMES)) {
+    if (!(from in raw)) continue;
+    const v = take(from);
+    if (v !== undefined) setIfAbsent(to, v, from);
+  }
+
+  // transformers >= 4.5x: warmup_steps in [0, 1) is a ratio of the total steps (TrainingArguments docs)
+  if (typeof raw.warmup_steps === 'number' && raw.warmup_steps > 0 && raw.warmup_steps < 1) setIfAbsent('warmup_ratio', take('warmup_steps'), 'warmup_steps');
+  // TRL: max_length None = no truncation (SFTConfig line 205; KTOConfig line 163)
+  if ('max_length' in raw && raw.max_length === null) {
+    if (raw.packing === true) refuse('max_length', 'null cannot be combined with packing (packing needs a sequence length)');
+    raw.max_length = Number.MAX_SAFE_INTEGER;
+  }
 
   // optimizer: AdamW is what runs
   if ('optim' in raw) {

@@ -141,6 +141,15 @@ describe('TRL SFTConfig pasted as YAML', () => {
     expect(w.map((l) => l.split("'")[1]).sort()).toEqual(['bf16', 'per_device_eval_batch_size']);
   });
 
+  it("reads transformers' fractional warmup_steps as a ratio and TRL's max_length null as no truncation", () => {
+    const base = parseYaml(TRL_SFT_YAML) as Record<string, unknown>;
+    const { warmup_ratio: _w, ...noRatio } = base;
+    const cfg = validateSftConfig({ ...noRatio, warmup_steps: 0.1, packing: false, max_seq_length: undefined, max_length: null }, 's.yaml');
+    expect([cfg.warmup_ratio, cfg.warmup_steps]).toEqual([0.1, 0]);
+    expect(cfg.max_length).toBe(Number.MAX_SAFE_INTEGER);
+    expect(() => validateSftConfig({ ...noRatio, max_seq_length: undefined, max_length: null }, 's.yaml')).toThrow(/'max_length' null cannot be combined with packing/);
+  });
+
   it('refuses an SFT loss_type that is not plain cross-entropy', () => {
     expect(() => validateSftConfig({ ...(parseYaml(TRL_SFT_YAML) as object), loss_type: 'dft' }, 's.yaml')).toThrow(/'loss_type' "dft" is not implemented/);
     expect(validateSftConfig({ ...(parseYaml(TRL_SFT_YAML) as object), loss_type: 'nll' }, 's.yaml').max_length).toBe(2048);
