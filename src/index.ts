@@ -96,7 +96,10 @@ export { collate, packExamples, toUnit, EpochOrder, IGNORE_INDEX } from './train
 export type { Batch, Unit, TokenizedExample, DataPosition } from './train/data.ts';
 export { neftuneNoise, neftuneHook } from './train/neftune.ts';
 export { selectParams, compilePattern } from './train/params.ts';
-export { LoraAdapters } from './train/lora.ts';
+export { LoraAdapters, mergeAdapterDir } from './train/lora.ts';
+export { fromTrlConfig } from './train/trl-compat.ts';
+export { readLlamaFactoryDataset, readDatasetInfo, convertLlamaFactoryRow, readDatasetRows } from './data/llamafactory.ts';
+export { pythonTemplate } from './model/jinja-python.ts';
 export { trainSft, loadSftConfig, validateSftConfig, prepareSftData, tokenizeRows, buildSftTask, sftLossSum, evalLoss, shiftedTargets } from './train/sft.ts';
 export type { SftData, SftRunOptions, SftTaskParts, SftForwardHooks } from './train/sft.ts';
 export { SFT_SCHEMA, TRAIN_LOOP_SCHEMA, LORA_SCHEMA, LORA_TARGETS } from './train/sft-config.ts';

@@ -52,6 +52,8 @@ export function register(program: Command): void {
     .option('--prompt-field <name>', 'column with the prompt')
     .option('--answer-field <name>', 'column with the answer')
     .option('--structured <mode>', 'response_format json_schema: auto | json_schema | off', 'auto')
+    .option('--token-limit-param <name>', 'how the answer limit is sent: max_completion_tokens (OpenAI) | max_tokens (servers that need the old name)', 'max_completion_tokens')
+    .option('--temperature-param <mode>', 'send the rubric temperature: auto (not to o1/o3/o4/gpt-5 reasoning models) | always | never', 'auto')
     .option('--price-input <usd>', 'USD per 1M prompt tokens of the judge model (cost accounting)', num('--price-input'))
     .option('--price-output <usd>', 'USD per 1M completion tokens of the judge model', num('--price-output'))
     .option('--heuristic', 'use the embedded heuristic judge even when an endpoint is configured')
@@ -61,6 +63,8 @@ export function register(program: Command): void {
     .action(async (o) => {
       if (!['auto', 'json_schema', 'off'].includes(o.structured)) throw new UserError(`--structured must be auto, json_schema or off, got '${o.structured}'`);
       if (!(o.maxFailedFraction >= 0 && o.maxFailedFraction <= 1)) throw new UserError(`--max-failed-fraction must be in [0, 1], got ${o.maxFailedFraction}`);
+      if (!['max_completion_tokens', 'max_tokens'].includes(o.tokenLimitParam)) throw new UserError(`--token-limit-param must be max_completion_tokens or max_tokens, got '${o.tokenLimitParam}'`);
+      if (!['auto', 'always', 'never'].includes(o.temperatureParam)) throw new UserError(`--temperature-param must be auto, always or never, got '${o.temperatureParam}'`);
       let last = 0;
       const { judgeFile } = await import('../judge/job.ts');
       const summary = await judgeFile(o.input, o.output, {
@@ -75,6 +79,8 @@ export function register(program: Command): void {
         promptField: o.promptField,
         answerField: o.answerField,
         structured: o.structured,
+        tokenLimitParam: o.tokenLimitParam,
+        temperature: o.temperatureParam,
         prices: prices(o.model, o),
         heuristic: o.heuristic === true,
         retryFailed: o.retryFailed === true,

@@ -5,6 +5,8 @@ import { logprobsFile } from '../model/logprobs.ts';
 import { generateFile } from '../model/generate.ts';
 import { BACKEND_NAMES } from '../engine/backend.ts';
 import { UserError } from '../util/errors.ts';
+import { mergeAdapterDir } from '../train/lora.ts';
+import type { SaveDtype } from '../model/checkpoint.ts';
 
 function int(flag: string, v: string | undefined, min = 1): number | undefined {
   if (v === undefined) return undefined;
@@ -57,6 +59,20 @@ export function register(program: Command): void {
         force: o.force === true,
       });
       process.stdout.write(`wrote ${r.dir}: ${arch}, ${r.params} parameters, tokenizer vocab ${r.tokenizerVocab}\n`);
+    });
+
+  model
+    .command('merge')
+    .description('Merge a PEFT LoRA adapter into its base model and write a full model (use_rslora honoured)')
+    .requiredOption('--model <dir>', 'base model directory')
+    .requiredOption('--adapter <dir>', 'PEFT adapter directory (adapter_config.json, adapter_model.safetensors)')
+    .requiredOption('--out <dir>', 'output model directory (replaced atomically)')
+    .option('--dtype <name>', "weights dtype: auto (the base model's) | float32 | bfloat16 | float16", 'auto')
+    .option('--backend <name>', BACKEND_HELP, 'auto')
+    .action(async (o: { model: string; adapter: string; out: string; dtype: string; backend: string }) => {
+      if (!['auto', 'float32', 'bfloat16', 'float16'].includes(o.dtype)) throw new UserError(`--dtype: expected auto, float32, bfloat16 or float16, got '${o.dtype}'`);
+      const r = await mergeAdapterDir({ model: o.model, adapter: o.adapter, out: o.out, dtype: o.dtype as SaveDtype, backend: o.backend });
+      process.stdout.write(`wrote ${r.out}: ${r.modules} adapted projections merged\n`);
     });
 
   program

@@ -39,9 +39,11 @@ export function register(program: Command): void {
     .option('--set <key=value>', 'override a config key (repeatable), e.g. --set learning_rate=1e-5', collect, [])
     .option('--resume', 'continue from the newest checkpoint in output_dir')
     .option('--format <name>', 'row format of the dataset, overriding dataset.format (auto detects per row)')
+    .option('--adapter <dir>', 'continue training this PEFT LoRA adapter (sets the adapter key)')
     .addHelpText('after', `\nConfig keys:\n${describeSchema(SFT_SCHEMA)}`)
-    .action(async (o: { config: string; set: string[]; resume?: boolean; format?: string }) => {
-      const cfg = await loadSftConfig(o.config, formatOverride(o.set, o.format));
+    .action(async (o: { config: string; set: string[]; resume?: boolean; format?: string; adapter?: string }) => {
+      const sets = formatOverride(o.set, o.format);
+      const cfg = await loadSftConfig(o.config, o.adapter ? [...sets, `adapter=${o.adapter}`] : sets);
       const r = await trainSft(cfg, { resume: o.resume === true, source: o.config });
       printTrainResult('sft', r);
     });

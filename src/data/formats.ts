@@ -22,7 +22,7 @@ import type { Field } from '../config/schema.ts';
 import { UserError } from '../util/errors.ts';
 import type { Row } from './row.ts';
 
-export type Role = 'system' | 'user' | 'assistant';
+export type Role = 'system' | 'user' | 'assistant' | 'tool';
 
 export interface Message {
   role: Role;
@@ -164,13 +164,18 @@ const ROLE_ALIASES: Record<string, Role> = {
   model: 'assistant',
   bot: 'assistant',
   chatgpt: 'assistant',
+  // LLaMA-Factory sharegpt tags (data/README.md: function_tag function_call, observation_tag
+  // observation) and OpenAI's tool role: a function call is assistant output, its result a tool turn
+  function_call: 'assistant',
+  observation: 'tool',
+  tool: 'tool',
 };
 
 function toRole(raw: unknown, where: string, what: string): Role {
   const r = typeof raw === 'string' ? ROLE_ALIASES[raw.toLowerCase()] : undefined;
   if (!r) {
     throw new UserError(
-      `${where}: ${what} has role ${JSON.stringify(raw)}, expected one of system, user, assistant (or human, gpt)`,
+      `${where}: ${what} has role ${JSON.stringify(raw)}, expected one of system, user, assistant, tool (or human, gpt, function_call, observation)`,
     );
   }
   return r;

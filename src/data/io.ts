@@ -5,11 +5,14 @@
  *   .parquet          Parquet (hyparquet / hyparquet-writer), streamed by row group
  *   .arrow .feather .ipc   Arrow IPC, file or stream format (apache-arrow), streamed by batch
  *   .csv              CSV with a header row (nested values as JSON text)
+ * A Hugging Face dataset folder (data/train-00000-of-00003.parquet, ...) or a shard glob
+ * (data/train-*.parquet) reads as one dataset, shard after shard (dataFiles).
  * Every bad input is a one-line UserError naming the file (and line where there is one).
  * Writes are atomic: a temp file beside the target is renamed over it only on success.
  */
+import { readdirSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { UserError } from '../util/errors.ts';
 import { withAtomicOutput } from '../util/fs.ts';
 import { readJsonl, writeJsonlTo, writeTextRows, mapFsError, readLines, parseJsonlLine } from './jsonl.ts';
@@ -56,6 +59,55 @@ export interface ReadAllOptions extends ReadOptions {
   requireRows?: boolean;
 }
 
+const isDir = (p: string): boolean => {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
+function dataFilesIn(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => EXTENSIONS[extname(f).toLowerCase()] && !f.startsWith('.') && !isDir(join(dir, f)) && f !== 'dataset_info.json')
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+function globRegex(pattern: string): RegExp {
+  const re = pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+  return new RegExp(`^${re}$`);
+}
+
+/**
+ * The files a dataset path stands for. A file is itself. A glob (`*`, `?` in the last part,
+ * e.g. data/train-*.parquet) is its matches, sorted. A folder is read the way Hugging Face
+ * datasets lays out a repository (docs: "Structure your repository"): the train split of
+ * `folder` or `folder/data`: a `train/` subfolder, else files named train-* / train.* (shards
+ * train-00000-of-00003...), else every data file there; shards in name order.
+ */
+export function dataFiles(path: string): string[] {
+  const last = basename(path);
+  if (/[*?]/.test(last)) {
+    const dir = dirname(path);
+    if (!isDir(dir)) throw new UserError(`${path}: folder ${dir} not found`);
+    const re = globRegex(last);
+    const files = dataFilesIn(dir).filter((f) => re.test(basename(f)));
+    if (files.length === 0) throw new UserError(`${path}: no data files match`);
+    return files;
+  }
+  if (!isDir(path)) return [path];
+  for (const dir of [path, join(path, 'data')]) {
+    if (!isDir(dir)) continue;
+    if (isDir(join(dir, 'train')) && dataFilesIn(join(dir, 'train')).length) return dataFilesIn(join(dir, 'train'));
+    const all = dataFilesIn(dir);
+    const train = all.filter((f) => /^train([-_.]|$)/.test(basename(f)));
+    if (train.length) return train;
+    if (all.length) return all;
+  }
+  throw new UserError(`${path}: is a directory without data files (expected data files or a data/ folder of shards, e.g. data/train-00000-of-00001.parquet)`);
+}
+
 async function requireExisting(path: string): Promise<void> {
   let st;
   try {
@@ -71,12 +123,15 @@ async function requireExisting(path: string): Promise<void> {
  * one row group at a time, Arrow one record batch at a time, CSV record by record.
  */
 export async function* readRows(path: string, opts: ReadOptions & { requireRows?: boolean } = {}): AsyncGenerator<Row> {
-  const format = opts.format ?? formatFromPath(path);
-  await requireExisting(path);
+  const files = dataFiles(path);
   let n = 0;
-  for await (const row of readByFormat(path, format)) {
-    n++;
-    yield row;
+  for (const file of files) {
+    const format = opts.format ?? formatFromPath(file);
+    await requireExisting(file);
+    for await (const row of readByFormat(file, format)) {
+      n++;
+      yield row;
+    }
   }
   if (n === 0 && opts.requireRows) throw new UserError(`${path}: no rows`);
 }

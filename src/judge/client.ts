@@ -51,8 +51,28 @@ export interface JudgeClientOptions {
   prices?: Record<string, ModelPrice>;
   /** 'node' (default): a lean keep-alive node:http fetch; 'global': the platform fetch (undici). */
   fetch?: 'node' | 'global';
+  /**
+   * How the answer length limit is sent: 'max_completion_tokens' (default; OpenAI's current
+   * name, the only one its reasoning models take) or 'max_tokens' (servers that know only the
+   * old name). Either way a 400 naming the parameter switches to the other one once.
+   */
+  tokenLimitParam?: 'max_completion_tokens' | 'max_tokens';
+  /**
+   * Send the rubric's temperature: 'auto' (default) leaves it out for models that only take
+   * their default (OpenAI o1 / o3 / o4 / gpt-5 reasoning models) and after a 400 that rejects it.
+   */
+  temperature?: 'auto' | 'always' | 'never';
   /** Injected sleep (tests). */
   sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * OpenAI reasoning models accept only their default temperature (a 400 "Unsupported value:
+ * 'temperature' does not support 0 with this model"); the name may carry a provider prefix.
+ */
+export function rejectsTemperature(model: string): boolean {
+  const m = model.toLowerCase().split('/').pop()!;
+  return /^(o\d|gpt-5)/.test(m) && !/^gpt-5[.\d]*-chat/.test(m);
 }
 
 export interface Usage {
@@ -116,6 +136,10 @@ export class JudgeClient {
   private limiter: Limiter;
   private structured: 'auto' | 'json_schema' | 'off';
   private structuredConfirmed = false;
+  private tokenParam: 'max_completion_tokens' | 'max_tokens';
+  private tokenParamSwitched = false;
+  private sendTemperature: boolean;
+  private temperatureMode: 'auto' | 'always' | 'never';
   private opts: Required<Pick<JudgeClientOptions, 'maxRetries' | 'timeoutMs' | 'maxParseRetries' | 'backoffBaseMs' | 'backoffMaxMs' | 'retryAfterMaxMs'>>;
   private sleep: (ms: number) => Promise<void>;
   private prices: Record<string, ModelPrice>;
@@ -133,6 +157,9 @@ export class JudgeClient {
       retryAfterMaxMs: o.retryAfterMaxMs ?? 60_000,
     };
     this.structured = o.structured ?? 'auto';
+    this.tokenParam = o.tokenLimitParam ?? 'max_completion_tokens';
+    this.temperatureMode = o.temperature ?? 'auto';
+    this.sendTemperature = this.temperatureMode === 'always' || (this.temperatureMode === 'auto' && !rejectsTemperature(o.model));
     this.limiter = new Limiter(o.concurrency ?? 8);
     this.sleep = o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.prices = o.prices ?? {};
@@ -171,12 +198,9 @@ export class JudgeClient {
 
   /** The request body for `messages` (also used to build batch files). */
   body(rubric: Rubric, messages: ChatMessage[], structured = this.structured !== 'off'): OpenAI.Chat.ChatCompletionCreateParamsNonStreaming {
-    const b: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming = {
-      model: this.model,
-      messages,
-      temperature: rubric.params.temperature,
-      max_tokens: rubric.params.max_tokens,
-    };
+    const b: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming = { model: this.model, messages };
+    if (this.sendTemperature) b.temperature = rubric.params.temperature;
+    b[this.tokenParam] = rubric.params.max_tokens;
     if (structured) b.response_format = responseFormat(rubric);
     return b;
   }
@@ -220,6 +244,19 @@ export class JudgeClient {
         if (structured) this.structuredConfirmed = true;
         return resp;
       } catch (e) {
+        const msg = e instanceof APIError && e.status === 400 ? `${e.message} ${JSON.stringify(e.error ?? '')}` : '';
+        if (msg && !this.tokenParamSwitched && msg.includes(this.tokenParam)) {
+          // "Unsupported parameter: 'max_tokens' ... Use 'max_completion_tokens' instead" (or the reverse on an old server)
+          this.tokenParam = this.tokenParam === 'max_tokens' ? 'max_completion_tokens' : 'max_tokens';
+          this.tokenParamSwitched = true;
+          attempt--;
+          continue;
+        }
+        if (msg && this.sendTemperature && this.temperatureMode === 'auto' && /temperature/.test(msg)) {
+          this.sendTemperature = false;
+          attempt--;
+          continue;
+        }
         if (e instanceof APIError && e.status === 400 && structured && this.structured === 'auto' && !this.structuredConfirmed) {
           // The server does not take response_format json_schema: parse plain answers from now on.
           this.stats.structuredFallback = true;

@@ -37,6 +37,10 @@ export interface JudgeOptions {
   /** Extra requests for an unparseable answer (default 2). */
   maxParseRetries?: number;
   structured?: 'auto' | 'json_schema' | 'off';
+  /** max_completion_tokens (default) or max_tokens for servers that know only that. */
+  tokenLimitParam?: 'max_completion_tokens' | 'max_tokens';
+  /** Send temperature: auto (not to models that reject it), always, never. */
+  temperature?: 'auto' | 'always' | 'never';
   /** USD per 1M tokens, per model. */
   prices?: Record<string, ModelPrice>;
   /** Use the embedded heuristic even when an endpoint is configured. */
@@ -159,6 +163,8 @@ export class JudgeSession {
         timeoutMs: opts.timeoutMs,
         maxParseRetries: opts.maxParseRetries,
         structured: opts.structured,
+        tokenLimitParam: opts.tokenLimitParam,
+        temperature: opts.temperature,
         prices: opts.prices,
         backoffBaseMs: opts.backoffBaseMs,
       });

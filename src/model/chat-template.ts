@@ -2,9 +2,12 @@
  * Chat templates from tokenizer_config.json, rendered with @huggingface/jinja the way
  * `transformers`' apply_chat_template renders them with Python jinja2 (trim_blocks, lstrip_blocks,
  * `messages`, `add_generation_prompt`, the special-token variables, `raise_exception`).
- * Renderings are tested byte-identical to Python jinja2 on the real Qwen2.5 and Llama-3 templates.
+ * Where @huggingface/jinja and Python jinja2 differ (str.strip(chars), printing None / True /
+ * lists, `%` formatting, `round`, ...), jinja-python.ts gives Python's behaviour. Renderings are
+ * tested byte-identical to Python jinja2 on real templates (test/fixtures/tokenizer/make_expected.py).
  */
-import { Template } from '@huggingface/jinja';
+import type { Template } from '@huggingface/jinja';
+import { pythonTemplate } from './jinja-python.ts';
 import { UserError } from '../util/errors.ts';
 
 /** One chat turn (structurally the same as data/formats.ts' Message). */
@@ -37,7 +40,7 @@ export class ChatTemplate {
     this.specialTokens = specialTokens;
     this.origin = origin;
     try {
-      this.template = new Template(source);
+      this.template = pythonTemplate(source);
     } catch (e) {
       throw new UserError(`${origin}: chat_template does not parse as Jinja (${(e as Error).message})`);
     }

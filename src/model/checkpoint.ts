@@ -56,24 +56,54 @@ export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promi
   return LlamaModel.fromHost(config, tensors, dir, opts.trainable ?? true);
 }
 
+/** Checkpoint dtypes by their config.json (torch) names. */
+export const SAVE_DTYPES = { float32: 'F32', bfloat16: 'BF16', float16: 'F16' } as const;
+export type SaveDtype = keyof typeof SAVE_DTYPES | 'auto';
+
 export interface SaveModelOptions {
   /** Copy tokenizer / generation files from this directory when they exist there. */
   tokenizerFrom?: string;
   /** Extra metadata for the safetensors header (strings). */
   metadata?: Record<string, string>;
+  /** Weight dtype; 'auto' (default) keeps the model's own (config.json `dtype` / `torch_dtype`). */
+  dtype?: SaveDtype;
 }
 
 /**
- * Writes config.json + model.safetensors (float32) (+ tokenizer files) into `dir`, atomically:
- * everything is written into a temporary sibling directory which then replaces `dir`.
+ * The dtype a model was stored in, from config.json: transformers >= 4.56 writes `dtype`, older
+ * versions `torch_dtype` (configuration_utils.py reads the old name as the new). float32 when
+ * neither names a float dtype we write.
+ */
+export function modelDtype(raw: Record<string, unknown>): keyof typeof SAVE_DTYPES {
+  const v = raw.dtype ?? raw.torch_dtype;
+  return typeof v === 'string' && v in SAVE_DTYPES ? (v as keyof typeof SAVE_DTYPES) : 'float32';
+}
+
+/**
+ * config.json with the dtype keys set to `dtype`: both `dtype` and `torch_dtype` where the file
+ * had them (only `torch_dtype` when it had neither), so old and new transformers agree.
+ */
+export function withDtype(raw: Record<string, unknown>, dtype: keyof typeof SAVE_DTYPES): Record<string, unknown> {
+  const out = { ...raw };
+  if ('dtype' in raw) out.dtype = dtype;
+  if ('torch_dtype' in raw || !('dtype' in raw)) out.torch_dtype = dtype;
+  return out;
+}
+
+/**
+ * Writes config.json + model.safetensors (+ tokenizer files) into `dir`, atomically: everything
+ * is written into a temporary sibling directory which then replaces `dir`. The weights keep the
+ * model's dtype unless `opts.dtype` says otherwise (a BF16 model is written back BF16).
  * The parameters are copied to the host first, so training may go on after this returns.
  */
 export async function saveModel(model: LlamaModel, dir: string, opts: SaveModelOptions = {}): Promise<void> {
   const tensors = await model.toHost();
+  const dtype = !opts.dtype || opts.dtype === 'auto' ? modelDtype(model.config.raw) : opts.dtype;
+  if (!(dtype in SAVE_DTYPES)) throw new UserError(`save dtype '${dtype}' is not supported (expected auto, ${Object.keys(SAVE_DTYPES).join(', ')})`);
   await writeModelDir(dir, async (tmp) => {
-    const raw = { ...model.config.raw, torch_dtype: 'float32' };
+    const raw = withDtype(model.config.raw, dtype);
     await writeFile(join(tmp, 'config.json'), `${JSON.stringify(raw, null, 2)}\n`);
-    await writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt', ...opts.metadata });
+    await writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt', ...opts.metadata }, SAVE_DTYPES[dtype]);
     if (opts.tokenizerFrom) {
       for (const f of TOKENIZER_FILES) {
         const src = join(opts.tokenizerFrom, f);

@@ -43,6 +43,11 @@ export interface ModelConfig {
   maxPositionEmbeddings: number;
   /** Mistral / Qwen sliding-window attention: a token sees the last `slidingWindow` positions. */
   slidingWindow?: number;
+  /**
+   * Which layers use the window (Qwen2/Qwen3: layers >= max_window_layers, or config.json's
+   * `layer_types`); undefined with a window set means every layer (Mistral).
+   */
+  slidingLayers?: boolean[];
   bosTokenId?: number;
   eosTokenIds: number[];
   /** The parsed config.json, written back unchanged (except what we set) on save. */
@@ -63,6 +68,79 @@ function posInt(raw: Record<string, unknown>, key: string, where: string, fallba
   const v = num(raw, key, where, fallback);
   if (!Number.isInteger(v) || v <= 0) throw new UserError(`${where}: "${key}" must be a positive integer, got ${v}`);
   return v;
+}
+
+/** The rope types ropeInvFreq implements (transformers' ROPE_INIT_FUNCTIONS names). */
+export const ROPE_TYPES = ['default', 'linear', 'llama3'] as const;
+
+/**
+ * RoPE settings in either form transformers writes: today's `rope_parameters` (rope_theta and
+ * rope_type inside it) or the older top-level `rope_theta` + `rope_scaling` (`type` or
+ * `rope_type`). As transformers' RotaryEmbeddingConfigMixin does, a value inside the dict wins
+ * over the top-level one. A rope_type not implemented here (dynamic, yarn, longrope, ...), a
+ * dict keyed by layer type, or a partial rotary factor is refused, naming it: computing plain
+ * RoPE for such a model would be silently wrong.
+ */
+function parseRope(raw: Record<string, unknown>, where: string): { ropeTheta: number; ropeScaling?: RopeScaling } {
+  const key = raw.rope_parameters != null ? 'rope_parameters' : 'rope_scaling';
+  const v = raw[key];
+  if (v != null && (typeof v !== 'object' || Array.isArray(v))) throw new UserError(`${where}: "${key}" must be an object, got ${JSON.stringify(v)}`);
+  const rp = (v ?? {}) as Record<string, unknown>;
+  const nested = Object.keys(rp).filter((k) => rp[k] && typeof rp[k] === 'object' && !Array.isArray(rp[k]));
+  if (nested.length > 0) throw new UserError(`${where}: "${key}" is keyed by layer type (${nested.join(', ')}); per-layer RoPE is not implemented`);
+  const ropeTheta = rp.rope_theta != null ? num(rp, 'rope_theta', `${where}: ${key}`) : num(raw, 'rope_theta', where, 10000);
+  const prf = rp.partial_rotary_factor ?? raw.partial_rotary_factor;
+  if (prf != null && prf !== 1) throw new UserError(`${where}: "partial_rotary_factor" ${JSON.stringify(prf)} is not implemented (only 1.0: RoPE on the whole head)`);
+  const type = String(rp.rope_type ?? rp.type ?? 'default');
+  if (!(ROPE_TYPES as readonly string[]).includes(type)) {
+    throw new UserError(`${where}: "${key}" rope_type '${type}' is not implemented (implemented: ${ROPE_TYPES.join(', ')})`);
+  }
+  if (type === 'default') return { ropeTheta };
+  const optNum = (k: string): number | undefined => (rp[k] == null ? undefined : num(rp, k, `${where}: ${key}`));
+  return {
+    ropeTheta,
+    ropeScaling: {
+      type: type as RopeScaling['type'],
+      factor: num(rp, 'factor', `${where}: ${key}`),
+      lowFreqFactor: optNum('low_freq_factor'),
+      highFreqFactor: optNum('high_freq_factor'),
+      originalMaxPositionEmbeddings: optNum('original_max_position_embeddings'),
+    },
+  };
+}
+
+/**
+ * Sliding-window attention as transformers configures it. Mistral: `sliding_window` (null = off)
+ * applies to every layer. Qwen2 / Qwen3: only with `use_sliding_window`, and only on the layers
+ * `layer_types` marks "sliding_attention"; without `layer_types` those are the layers
+ * i >= `max_window_layers` (default 28), the first max_window_layers use full attention
+ * (transformers models/qwen2/configuration_qwen2.py, Qwen2Config.__post_init__).
+ */
+function parseSlidingWindow(raw: Record<string, unknown>, architecture: Architecture, numLayers: number, where: string): { slidingWindow?: number; slidingLayers?: boolean[] } {
+  const sw = raw.sliding_window;
+  const isMistral = architecture === 'MistralForCausalLM';
+  const on = isMistral ? sw != null : raw.use_sliding_window === true && sw != null;
+  if (!on) return {};
+  if (typeof sw !== 'number' || !Number.isInteger(sw) || sw <= 0) throw new UserError(`${where}: "sliding_window" must be a positive integer, got ${JSON.stringify(sw)}`);
+  if (isMistral) return { slidingWindow: sw };
+  let layers: boolean[];
+  const lt = raw.layer_types;
+  if (lt != null) {
+    if (!Array.isArray(lt) || lt.length !== numLayers || lt.some((t) => t !== 'full_attention' && t !== 'sliding_attention')) {
+      throw new UserError(`${where}: "layer_types" must list "full_attention" or "sliding_attention" for each of the ${numLayers} layers`);
+    }
+    layers = lt.map((t) => t === 'sliding_attention');
+  } else {
+    const mwl = raw.max_window_layers == null ? 28 : num(raw, 'max_window_layers', where);
+    if (!Number.isInteger(mwl) || mwl < 0) throw new UserError(`${where}: "max_window_layers" must be a non-negative integer, got ${mwl}`);
+    layers = Array.from({ length: numLayers }, (_, i) => i >= mwl);
+  }
+  return layers.some(Boolean) ? { slidingWindow: sw, slidingLayers: layers } : {};
+}
+
+/** Whether layer `i` attends within the sliding window. */
+export function usesSlidingWindow(c: ModelConfig, i: number): boolean {
+  return c.slidingWindow !== undefined && (c.slidingLayers?.[i] ?? true);
 }
 
 /** Parses an already-loaded config.json object. `where` names it in errors. */
@@ -95,25 +173,9 @@ export function parseConfig(raw: Record<string, unknown>, where = 'config.json')
 
   const attentionBias = raw.attention_bias === true;
   const isQwen2 = architecture === 'Qwen2ForCausalLM';
-  let ropeScaling: RopeScaling | undefined;
-  const rs = raw.rope_scaling as Record<string, unknown> | null | undefined;
-  if (rs && typeof rs === 'object') {
-    const type = String(rs.rope_type ?? rs.type ?? 'default');
-    if (type === 'linear' || type === 'llama3') {
-      ropeScaling = {
-        type,
-        factor: num(rs, 'factor', `${where}: rope_scaling`),
-        lowFreqFactor: rs.low_freq_factor as number | undefined,
-        highFreqFactor: rs.high_freq_factor as number | undefined,
-        originalMaxPositionEmbeddings: rs.original_max_position_embeddings as number | undefined,
-      };
-    } else if (type !== 'default') {
-      throw new UserError(`${where}: "rope_scaling" type '${type}' is not supported (supported: linear, llama3)`);
-    }
-  }
-  const sw = raw.sliding_window;
-  const swOn = architecture === 'MistralForCausalLM' ? sw != null : raw.use_sliding_window === true && sw != null;
-  if (swOn && (typeof sw !== 'number' || !Number.isInteger(sw) || sw <= 0)) throw new UserError(`${where}: "sliding_window" must be a positive integer, got ${JSON.stringify(sw)}`);
+  const { ropeTheta, ropeScaling } = parseRope(raw, where);
+  const numLayers = posInt(raw, 'num_hidden_layers', where);
+  const { slidingWindow, slidingLayers } = parseSlidingWindow(raw, architecture, numLayers, where);
   const eos = raw.eos_token_id;
   const eosTokenIds = Array.isArray(eos) ? eos.map(Number) : typeof eos === 'number' ? [eos] : [];
   return {
@@ -122,12 +184,12 @@ export function parseConfig(raw: Record<string, unknown>, where = 'config.json')
     vocabSize: posInt(raw, 'vocab_size', where),
     hiddenSize,
     intermediateSize: posInt(raw, 'intermediate_size', where),
-    numLayers: posInt(raw, 'num_hidden_layers', where),
+    numLayers,
     numHeads,
     numKvHeads,
     headDim,
     rmsNormEps: num(raw, 'rms_norm_eps', where, 1e-6),
-    ropeTheta: num(raw, 'rope_theta', where, 10000),
+    ropeTheta,
     ropeScaling,
     tieWordEmbeddings: raw.tie_word_embeddings === true,
     qkvBias: isQwen2 ? true : attentionBias,
@@ -135,7 +197,8 @@ export function parseConfig(raw: Record<string, unknown>, where = 'config.json')
     mlpBias: raw.mlp_bias === true,
     qkNorm: architecture === 'Qwen3ForCausalLM',
     maxPositionEmbeddings: num(raw, 'max_position_embeddings', where, 2048),
-    slidingWindow: swOn ? (sw as number) : undefined,
+    slidingWindow,
+    slidingLayers,
     bosTokenId: typeof raw.bos_token_id === 'number' ? raw.bos_token_id : undefined,
     eosTokenIds,
     raw,

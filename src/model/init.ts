@@ -43,6 +43,17 @@ export function tinyConfigJson(s: TinyModelSpec): Record<string, unknown> {
   if (s.heads % s.kvHeads !== 0) throw new UserError(`--heads (${s.heads}) must be a multiple of --kv-heads (${s.kvHeads})`);
   const headDim = s.headDim ?? s.hidden / s.heads;
   if (!Number.isInteger(headDim) || headDim % 2 !== 0) throw new UserError(`--hidden (${s.hidden}) / --heads (${s.heads}) must be an even integer head size`);
+  // what transformers itself refuses or cannot run: a RoPE base <= 0 (modeling_rope_utils
+  // computes base ** (-2i/d)), a context length < 1, and special token ids outside the vocabulary
+  // (configuration_utils validate_token_ids: *_token_id must be in [0, vocab_size - 1]; the
+  // embedding lookup of such an id fails)
+  if (s.ropeTheta !== undefined && !(s.ropeTheta > 0)) throw new UserError(`--rope-theta: expected a positive number, got ${s.ropeTheta}`);
+  if (s.maxPositionEmbeddings !== undefined && !(Number.isInteger(s.maxPositionEmbeddings) && s.maxPositionEmbeddings > 0)) {
+    throw new UserError(`--max-position-embeddings: expected a positive integer, got ${s.maxPositionEmbeddings}`);
+  }
+  for (const [k, v] of Object.entries({ bos_token_id: s.bosTokenId, eos_token_id: s.eosTokenId, pad_token_id: s.padTokenId })) {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v < s.vocab)) throw new UserError(`${k} ${v} is outside the vocabulary [0, ${s.vocab - 1}] (--vocab ${s.vocab})`);
+  }
   const cfg: Record<string, unknown> = {
     architectures: [ARCH_NAMES[s.arch]],
     model_type: s.arch,
@@ -225,11 +236,12 @@ export async function initModelDir(opts: InitModelOptions): Promise<InitModelRes
     const tok = await buildTokenizer({ vocabSize: opts.vocab, corpus, outDir: tmp });
     const eos = tok.specialTokenIds['<|im_end|>'];
     const pad = tok.specialTokenIds['<|endoftext|>'];
-    const raw = tinyConfigJson({ ...opts, eosTokenId: eos, padTokenId: pad });
+    // as Qwen2.5's config.json: bos_token_id = <|endoftext|> (151643), eos_token_id = <|im_end|> (151645)
+    const raw = tinyConfigJson({ ...opts, bosTokenId: opts.bosTokenId ?? pad, eosTokenId: eos, padTokenId: pad });
     const config = parseConfig(raw, 'model init');
     const tensors = randomWeights(config, opts.seed ?? 0);
     await writeFile(join(tmp, 'config.json'), `${JSON.stringify(raw, null, 2)}\n`);
-    await writeFile(join(tmp, 'generation_config.json'), `${JSON.stringify({ eos_token_id: eos, pad_token_id: pad, do_sample: false }, null, 2)}\n`);
+    await writeFile(join(tmp, 'generation_config.json'), `${JSON.stringify({ bos_token_id: raw.bos_token_id, eos_token_id: eos, pad_token_id: pad, do_sample: false }, null, 2)}\n`);
     await writeSafetensors(join(tmp, 'model.safetensors'), tensors);
     let params = 0;
     for (const t of tensors.values()) params += t.data.length;

@@ -23,7 +23,7 @@ import '../engine/tfjs.ts';
 import { fusedRmsNorm, fusedRope, fusedSwiglu } from '../engine/fused.ts';
 import { recomputeInBackward } from '../engine/recompute.ts';
 import type { Rng } from '../train/rng.ts';
-import { type ModelConfig, paramShapes } from './config.ts';
+import { type ModelConfig, paramShapes, usesSlidingWindow } from './config.ts';
 import type { HostTensor } from './safetensors.ts';
 import { UserError } from '../util/errors.ts';
 
@@ -284,6 +284,8 @@ interface BlockContext {
   cos: tf.Tensor;
   sin: tf.Tensor;
   bias: tf.Tensor;
+  /** The bias of sliding-window layers (the same tensor as `bias` when no layer slides). */
+  swBias: tf.Tensor;
   hook: ForwardOptions['linearHook'];
   cache?: KVCache;
 }
@@ -355,16 +357,15 @@ export class LlamaModel {
 
   /**
    * Additive attention bias [B|1, 1, T, past+T]: 0 where query i may see key j, -1e9 elsewhere.
-   * Allowed = causal (j <= past + i), within the sliding window if any, same segment, key not padding.
+   * Allowed = causal (j <= past + i), within the sliding window `w` if given, same segment, key not padding.
    */
-  private attentionBias(B: number, T: number, past: number, opts: ForwardOptions): tf.Tensor {
+  private attentionBias(B: number, T: number, past: number, opts: ForwardOptions, w?: number): tf.Tensor {
     const S = past + T;
     const qPos = tf.reshape(tf.add(tf.range(0, T, 1, 'int32'), past), [T, 1]);
     const kPos = tf.reshape(tf.range(0, S, 1, 'int32'), [1, S]);
     let allowed: tf.Tensor = tf.reshape(tf.lessEqual(kPos, qPos), [1, 1, T, S]);
-    const w = this.config.slidingWindow;
     if (w !== undefined && S > w) {
-      // sliding window (Mistral): query i sees keys j with i - j < window
+      // sliding window: query i sees keys j with i - j < window
       allowed = tf.logicalAnd(allowed, tf.reshape(tf.less(tf.sub(qPos, kPos), w), [1, 1, T, S]));
     }
     if (opts.segmentIds) {
@@ -383,7 +384,8 @@ export class LlamaModel {
   /** One decoder layer: x + attention(rmsnorm(x)), then + mlp(rmsnorm(.)). x [B, T, H]. */
   private block(i: number, xIn: tf.Tensor, ctx: BlockContext): tf.Tensor {
     const c = this.config;
-    const { B, T, cos, sin, bias, hook, cache } = ctx;
+    const { B, T, cos, sin, hook, cache } = ctx;
+    const bias = usesSlidingWindow(c, i) ? ctx.swBias : ctx.bias;
     const A = c.numHeads;
     const K = c.numKvHeads;
     const rep = A / K;
@@ -436,15 +438,17 @@ export class LlamaModel {
 
       const positions = opts.positionIds ?? (tf.tile(tf.reshape(tf.add(tf.range(0, T, 1, 'int32'), past), [1, T]), [B, 1]) as tf.Tensor2D);
       const [cos, sin] = ropeTables(positions, this.invFreq); // [B, 1, T, hd]
-      const bias = this.attentionBias(B, T, past, opts); // [B|1, 1, T, past+T]
+      const bias = this.attentionBias(B, T, past, opts); // [B|1, 1, T, past+T], full attention
+      // layers with sliding-window attention (all for Mistral; Qwen2/3: i >= max_window_layers)
+      const swBias = c.slidingWindow !== undefined ? this.attentionBias(B, T, past, opts, c.slidingWindow) : bias;
 
-      const ctx: BlockContext = { B, T, cos, sin, bias, hook, cache };
+      const ctx: BlockContext = { B, T, cos, sin, bias, swBias, hook, cache };
       const ck = opts.checkpoint;
       for (let i = 0; i < c.numLayers; i++) {
         if (ck && !cache) {
           // Gradient checkpointing: keep only the layer's input; backward recomputes the rest.
-          const run = (xi: tf.Tensor, [cs, sn, bs]: tf.Tensor[]) => this.block(i, xi, { ...ctx, cos: cs, sin: sn, bias: bs });
-          x = recomputeInBackward(run, x, [cos, sin, bias], ck.variables(i), ck.rng) as tf.Tensor3D;
+          const run = (xi: tf.Tensor, [cs, sn, bs, sw]: tf.Tensor[]) => this.block(i, xi, { ...ctx, cos: cs, sin: sn, bias: bs, swBias: sw });
+          x = recomputeInBackward(run, x, [cos, sin, bias, swBias], ck.variables(i), ck.rng) as tf.Tensor3D;
         } else {
           // A tidy per layer frees its intermediates now, not at the end of the whole forward
           // (what backward needs is saved by each op and survives the tidy).

@@ -15,6 +15,7 @@ import { loadTokenizer, type Tokenizer } from './tokenizer.ts';
 import type { ChatMessage } from './chat-template.ts';
 import { IGNORE_INDEX, tokenizeChatForTraining, tokenizePromptCompletion } from '../train/tokenize.ts';
 import { readAllRows, writeRows, type Row } from '../data/io.ts';
+import { guessFormat, toExample } from '../data/formats.ts';
 import { initBackend } from '../engine/backend.ts';
 import { fusedPickLogprobs } from '../engine/fused.ts';
 import { UserError } from '../util/errors.ts';
@@ -176,12 +177,16 @@ export async function rowsToScoreInputs(rows: Row[], where: string, modelDir: st
       if (!ok(r.prompt) || !ok(r.completion)) throw new UserError(`${at}: "prompt" and "completion" must be strings or message lists`);
       const pc = tokenizePromptCompletion(await tokenizer(), r.prompt as string | ChatMessage[], r.completion as string | ChatMessage[], { maxLength: Number.MAX_SAFE_INTEGER });
       item = { ids: [...pc.prompt_ids, ...pc.completion_ids], start: Math.max(1, pc.prompt_ids.length) };
-    } else if (r.messages !== undefined) {
-      if (!Array.isArray(r.messages)) throw new UserError(`${at}: "messages" must be a list of {role, content}`);
-      const ex = tokenizeChatForTraining(await tokenizer(), r.messages as ChatMessage[], { maxLength: Number.MAX_SAFE_INTEGER });
-      item = { ids: ex.input_ids, scored: ex.labels.map((l) => l !== IGNORE_INDEX) };
+    } else if (guessFormat(r) !== null) {
+      // every other format read everywhere (messages, sharegpt, alpaca, kto_tag chats, LLaMA-Factory
+      // roles): the assistant turns are scored, as SFT trains them
+      const ex = toExample(r, undefined, at);
+      const t = tokenizeChatForTraining(await tokenizer(), ex.messages, { maxLength: Number.MAX_SAFE_INTEGER });
+      item = { ids: t.input_ids, scored: t.labels.map((l) => l !== IGNORE_INDEX) };
     } else {
-      throw new UserError(`${at}: expected "input_ids", "prompt" + "completion", or "messages" (row fields: ${Object.keys(r).join(', ') || 'none'})`);
+      throw new UserError(
+        `${at}: expected "input_ids", "prompt" + "completion", "messages", sharegpt "conversations" or alpaca "instruction" (row fields: ${Object.keys(r).join(', ') || 'none'})`,
+      );
     }
     const bad = item.ids.find((t) => t < 0 || t >= vocabSize);
     if (bad !== undefined) throw new UserError(`${at}: token id ${bad} is outside the model's vocabulary [0, ${vocabSize})`);

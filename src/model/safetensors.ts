@@ -5,8 +5,9 @@
  *   header: { "<name>": { "dtype": "F32", "shape": [..], "data_offsets": [begin, end] }, ...,
  *             "__metadata__": { "format": "pt" } }   offsets are relative to the byte after the header
  *
- * Reading converts F32, F16 and BF16 to float32. Writing produces F32 files that
- * `transformers` / `safetensors` load: names sorted, header padded to 8 bytes, __metadata__.
+ * Reading converts F32, F16 and BF16 to float32. Writing produces F32, BF16 or F16 files (float32
+ * rounded to nearest-even, as torch's .to(dtype) does) that `transformers` / `safetensors` load:
+ * names sorted, header padded to 8 bytes, __metadata__.
  * Sharded checkpoints (model-0000x-of-0000y.safetensors + model.safetensors.index.json) are read
  * through the index's weight_map.
  */
@@ -141,6 +142,46 @@ export function toFloat32(bytes: Uint8Array, dtype: string, where = 'tensor'): F
   }
 }
 
+/** float32 -> bfloat16 bits, round to nearest even (NaN stays a quiet NaN). */
+function bf16Bits(bits: number): number {
+  if ((bits & 0x7f800000) === 0x7f800000 && (bits & 0x7fffff) !== 0) return ((bits >>> 16) & 0x8000) | 0x7fc0;
+  return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/** float32 -> IEEE half bits, round to nearest even, overflow to infinity, gradual underflow. */
+function f16Bits(bits: number): number {
+  const sign = (bits >>> 16) & 0x8000;
+  const exp = (bits >>> 23) & 0xff;
+  let mant = bits & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let h = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rem > halfway || (rem === halfway && (h & 1) === 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && (h & 1) === 1)) h++;
+  return sign | h;
+}
+
+/** float32 values as the little-endian bytes of `dtype`. */
+export function fromFloat32(data: Float32Array, dtype: SafetensorsDtype): Uint8Array {
+  if (dtype === 'F32') return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  const out = new Uint16Array(data.length);
+  const conv = dtype === 'BF16' ? bf16Bits : f16Bits;
+  for (let i = 0; i < out.length; i++) out[i] = conv(bits[i]);
+  return new Uint8Array(out.buffer);
+}
+
 /** Reads tensors (all, or the named ones) from one file as float32. */
 export function readSafetensors(path: string, names?: Iterable<string>): Map<string, HostTensor> {
   const header = readSafetensorsHeader(path);
@@ -212,8 +253,9 @@ export function readSafetensorsDir(dir: string): Map<string, HostTensor> {
   return out;
 }
 
-/** Builds the header bytes (padded with spaces to a multiple of 8) for sorted F32 tensors. */
-function buildHeader(tensors: Map<string, HostTensor>, metadata: Record<string, string>): { header: Buffer; names: string[] } {
+/** Builds the header bytes (padded with spaces to a multiple of 8) for sorted tensors of one dtype. */
+function buildHeader(tensors: Map<string, HostTensor>, metadata: Record<string, string>, dtype: SafetensorsDtype): { header: Buffer; names: string[] } {
+  const size = BYTES[dtype];
   const names = [...tensors.keys()].sort();
   const obj: Record<string, unknown> = { __metadata__: metadata };
   let off = 0;
@@ -221,8 +263,8 @@ function buildHeader(tensors: Map<string, HostTensor>, metadata: Record<string, 
     const t = tensors.get(name)!;
     const numel = t.shape.reduce((a, b) => a * b, 1);
     if (numel !== t.data.length) throw new Error(`tensor '${name}': shape [${t.shape}] does not match ${t.data.length} values`);
-    obj[name] = { dtype: 'F32', shape: t.shape, data_offsets: [off, off + numel * 4] };
-    off += numel * 4;
+    obj[name] = { dtype, shape: t.shape, data_offsets: [off, off + numel * size] };
+    off += numel * size;
   }
   let json = Buffer.from(JSON.stringify(obj), 'utf8');
   const pad = (8 - (json.length % 8)) % 8;
@@ -233,24 +275,24 @@ function buildHeader(tensors: Map<string, HostTensor>, metadata: Record<string, 
 }
 
 /**
- * Writes float32 tensors to `path` atomically (temp file, then rename), streaming tensor by
- * tensor so a large model never needs one contiguous buffer.
+ * Writes float32 tensors to `path` atomically (temp file, then rename), as `dtype` (default F32),
+ * streaming tensor by tensor so a large model never needs one contiguous buffer.
  */
 export async function writeSafetensors(
   path: string,
   tensors: Map<string, HostTensor> | Record<string, HostTensor>,
   metadata: Record<string, string> = { format: 'pt' },
+  dtype: SafetensorsDtype = 'F32',
 ): Promise<void> {
   const map = tensors instanceof Map ? tensors : new Map(Object.entries(tensors));
-  const { header, names } = buildHeader(map, metadata);
+  const { header, names } = buildHeader(map, metadata, dtype);
   await withAtomicOutput(path, async (tmp) => {
     const fh = await open(tmp, 'w');
     try {
       await fh.write(header);
       for (const name of names) {
-        const d = map.get(name)!.data;
-        // Float32Array is little-endian on every platform Node supports.
-        await fh.write(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+        // typed arrays are little-endian on every platform Node supports
+        await fh.write(fromFloat32(map.get(name)!.data, dtype));
       }
       await fh.sync();
     } finally {

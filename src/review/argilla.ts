@@ -83,8 +83,33 @@ export function argillaSettings(): Record<string, unknown> {
   };
 }
 
-/** One record per item; the judge's verdict is a suggestion (score = the judge's score). */
-export function toArgillaRecords(items: readonly ReviewItem[]): Array<ArgillaRecord & { fields: Record<string, string> }> {
+/**
+ * What the Argilla server accepts for a suggestion (argilla-server api/schemas/v1/suggestions.py,
+ * lines 30-36: AGENT_REGEX ^(?=.*[a-zA-Z0-9])[a-zA-Z0-9-_:\.\/\s]+$, 1-200 characters; score
+ * in [0, 1]); anything else is answered with 422 and the whole batch fails.
+ */
+export function argillaAgent(name: string | null): string {
+  const cleaned = (name ?? '').replace(/[^a-zA-Z0-9\-_:./\s]+/g, '-').replace(/-{2,}/g, '-').replace(/^-+|-+$/g, '').slice(0, 200);
+  return /[a-zA-Z0-9]/.test(cleaned) ? cleaned : 'judge';
+}
+
+/** The judge score on its rubric scale mapped into Argilla's [0, 1] (clamped). */
+export function argillaScore(score: number | null, scale: { min: number; max: number } = DEFAULT_SCALE): number | null {
+  if (score === null || !Number.isFinite(score)) return null;
+  const x = (score - scale.min) / (scale.max - scale.min);
+  return Math.min(1, Math.max(0, x));
+}
+
+/** The rubric scale of the bundled judges (judges/quality-ko.yaml, safety-ko.yaml). */
+export const DEFAULT_SCALE = { min: 1, max: 10 };
+
+export interface ArgillaExportOptions {
+  /** The judge's score scale, for the suggestion score (default 1-10). The raw score stays in metadata.judge_score. */
+  scale?: { min: number; max: number };
+}
+
+/** One record per item; the judge's verdict is a suggestion (score = the judge's score scaled to [0, 1]). */
+export function toArgillaRecords(items: readonly ReviewItem[], opts: ArgillaExportOptions = {}): Array<ArgillaRecord & { fields: Record<string, string> }> {
   return items.map((it) => {
     const metadata: ArgillaRecord['metadata'] = { source_row: it.row };
     if (it.judge_score !== null) metadata.judge_score = it.judge_score;
@@ -92,7 +117,7 @@ export function toArgillaRecords(items: readonly ReviewItem[]): Array<ArgillaRec
     if (it.judge_model !== null) metadata.judge_model = it.judge_model;
     const suggestions: ArgillaRecord['suggestions'] = {};
     if (it.judge_accept !== null) {
-      suggestions.decision = { value: it.judge_accept ? 'accept' : 'reject', score: it.judge_score, agent: it.judge_model ?? 'judge' };
+      suggestions.decision = { value: it.judge_accept ? 'accept' : 'reject', score: argillaScore(it.judge_score, opts.scale), agent: argillaAgent(it.judge_model) };
     }
     const fields: Record<string, string> = { instruction: it.prompt, answer: it.answer };
     if (it.judge_reason) fields.judge_reason = it.judge_reason;
@@ -176,9 +201,11 @@ function answersOf(rec: Record<string, unknown>, where: string): Answer[] {
 }
 
 /**
- * Decisions from Argilla records: one per user who submitted a response. Drafts and discarded
- * responses are not decisions. The item id is the record id (the export sets it), or the hash
- * of the instruction / answer fields.
+ * Decisions from Argilla records: one per user who submitted a response. A response's status
+ * (draft / submitted / discarded) decides: only submitted ones are decisions. Where responses
+ * carry no status (Record.to_dict() writes only value and user_id), the record's own status
+ * decides: a "pending" record has no submitted response yet, "completed" ones count. The item id
+ * is the record id (the export sets it), or the hash of the instruction / answer fields.
  */
 export function parseArgillaExport(v: unknown, file: string): Decision[] {
   const recs = recordsOf(v);
@@ -197,8 +224,10 @@ export function parseArgillaExport(v: unknown, file: string): Decision[] {
         throw new UserError(`${where}: no id and no instruction/answer fields to identify the item`);
       }
     }
+    const recordStatus = textOrNull(r.status);
     for (const a of answersOf(r, where)) {
-      if (a.status && a.status !== 'submitted') continue;
+      const status = a.status ?? (recordStatus === 'pending' ? 'draft' : null);
+      if (status && status !== 'submitted') continue;
       const w = `${where}, user ${a.user ?? '(unknown)'}`;
       const decision = requireDecision(a.values.decision, `${w}, decision`);
       const rating = normalizeRating(a.values.rating, `${w}, rating`);

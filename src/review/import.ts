@@ -5,8 +5,9 @@
  * that match no row are reported; the agreement between judge and reviewers is measured.
  */
 import { readFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { extname } from 'node:path';
-import { readRows, writeRows, type Row } from '../data/io.ts';
+import { readAllRows, readRows, writeRows, type Row } from '../data/io.ts';
 import { UserError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/fs.ts';
 import { DEFAULT_THRESHOLD, labelOf, rowToItem } from './items.ts';
@@ -55,6 +56,13 @@ export interface ImportReviewResult {
 
 /** Reads one decisions file into decisions, detecting which tool wrote it. */
 export async function readDecisions(file: string): Promise<{ format: DecisionsFormat; decisions: Decision[] }> {
+  // Argilla's Hugging Face export (dataset.to_hub / to_datasets): Parquet (a file, a shard folder
+  // or glob) with flattened "<question>.responses", ".responses.users", ".responses.status" columns
+  if (/\.(parquet|arrow)$/i.test(file) || /[*?]/.test(file) || isDirectory(file)) {
+    const rows = await readAllRows(file);
+    if (isArgillaExport(rows)) return { format: 'argilla', decisions: parseArgillaExport(rows, file) };
+    throw new UserError(`${file}: not an Argilla Hugging Face export (expected "<question>.responses" columns)`);
+  }
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -74,6 +82,14 @@ export async function readDecisions(file: string): Promise<{ format: DecisionsFo
     `${file}: not a decisions file: expected the review page's decisions JSON, a Label Studio JSON export ` +
       `(tasks with annotations), Argilla records with responses, or the review CSV`,
   );
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function parseJsonOrLines(text: string, file: string): unknown {

@@ -124,6 +124,19 @@ export function isLabelStudioMinExport(v: unknown): boolean {
   return !!t && typeof t === 'object' && !('data' in t) && 'item_id' in t && ('annotator' in t || 'annotation_id' in t || 'decision' in t);
 }
 
+/**
+ * A JSON-MIN control value as Label Studio writes it (label_studio_sdk converter/utils.py
+ * prettify_result): a single choice or text area line comes as a plain string; every other
+ * result as a list of its value dicts without `type`, e.g. a Rating as [{"rating": 4}], two text
+ * lines as [{"text": ["가", "나"]}].
+ */
+function minValue(v: unknown, key: 'rating' | 'choices' | 'text'): unknown {
+  if (!Array.isArray(v)) return v;
+  const vals = v.map((x) => (x && typeof x === 'object' && !Array.isArray(x) && key in x ? (x as Record<string, unknown>)[key] : x));
+  const flat = vals.flatMap((x) => (Array.isArray(x) ? x : [x]));
+  return flat.length === 1 ? flat[0] : flat;
+}
+
 /** Decisions from a JSON-MIN export: one object per annotation (decision / rating / comment keys). */
 export function parseLabelStudioMinExport(v: unknown, file: string): Decision[] {
   if (!Array.isArray(v)) throw new UserError(`${file}: expected a Label Studio JSON-MIN export (an array of objects)`);
@@ -134,9 +147,10 @@ export function parseLabelStudioMinExport(v: unknown, file: string): Decision[] 
     let id = textOrNull(t.item_id);
     if (id === null && typeof t.instruction === 'string' && typeof t.answer === 'string') id = itemId(t.instruction, t.answer);
     if (id === null) throw new UserError(`${w}: no item_id and no instruction/answer text to identify the item`);
-    const decision = requireDecision(t.decision, `${w}, decision`);
-    const rating = normalizeRating(t.rating, `${w}, rating`);
-    const comment = textOrNull(Array.isArray(t.comment) ? t.comment.join('\n') : t.comment);
+    const decision = requireDecision(minValue(t.decision, 'choices'), `${w}, decision`);
+    const rating = normalizeRating(minValue(t.rating, 'rating'), `${w}, rating`);
+    const c = minValue(t.comment, 'text');
+    const comment = textOrNull(Array.isArray(c) ? c.join('\n') : c);
     if (decision === null && rating === null && comment === null) return;
     out.push({ id, decision, rating, comment, reviewer: userName(t.annotator), reviewed_at: timeOrNull(t.updated_at ?? t.created_at), source: w });
   });

@@ -12,8 +12,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { loadConfig as loadConfigFile, validateConfig } from '../config/schema.ts';
+import { applySetOverrides, readConfigFile, validateConfig } from '../config/schema.ts';
 import { applyColumns, describeFormatChoice, mappedFormat, promptMessages, toExample, type ColumnMap, type DataFormat, type Message } from '../data/formats.ts';
+import { readDatasetRows } from '../data/llamafactory.ts';
 import { readAllRows, type Row } from '../data/io.ts';
 import { initBackend } from '../engine/backend.ts';
 import { loadModel, saveModel } from '../model/checkpoint.ts';
@@ -32,13 +33,44 @@ import { resolveReferenceHash, hashTokenizedRows, lookupRefCache, refCacheKey, w
 import { Rng } from './rng.ts';
 import { capMessages, tokenizePromptCompletion } from './tokenize.ts';
 import { train, type LogStat, type TrainOptions, type TrainResult, type TrainTask } from './trainer.ts';
+import { fromTrlConfig } from './trl-compat.ts';
 
+/** Reads a YAML config (our keys, or TRL KTOConfig / Axolotl names: trl-compat.ts), applies `--set`, validates. */
 export async function loadKtoConfig(path: string, sets: string[] = []): Promise<KtoConfig> {
-  return checkKtoConfig(await loadConfigFile<KtoConfig>(path, KTO_SCHEMA, sets), path);
+  return validateKtoConfig(applySetOverrides(await readConfigFile(path), sets), path);
 }
 
 export function validateKtoConfig(raw: unknown, source = 'config'): KtoConfig {
-  return checkKtoConfig(validateConfig<KtoConfig>(KTO_SCHEMA, raw, source), source);
+  const compat = raw && typeof raw === 'object' && !Array.isArray(raw) ? fromTrlConfig(raw as Record<string, unknown>, 'kto', source) : { raw, warnings: [] };
+  const cfg = checkKtoConfig(validateConfig<KtoConfig>(KTO_SCHEMA, compat.raw, source), source);
+  if (compat.warnings.length) cfg.config_warnings = compat.warnings;
+  return cfg;
+}
+
+/**
+ * Preference rows {prompt, chosen, rejected} become two unpaired KTO rows each, as TRL's
+ * unpair_preference_dataset does (trl/data_utils.py _unpair_row, lines 440-451 at f2cd577):
+ * within each batch of 1000 rows (datasets' map batch size) all chosen completions
+ * (label true) come first, then all rejected ones (label false); other columns are copied.
+ * Rows that are not preference rows pass through unchanged.
+ */
+export function unpairPreferenceRows(rows: Row[], where = 'dataset'): Row[] {
+  const isPref = (r: Row) => r.chosen !== undefined && r.rejected !== undefined;
+  if (!rows.some(isPref)) return rows;
+  const out: Row[] = [];
+  for (let b = 0; b < rows.length; b += 1000) {
+    const batch = rows.slice(b, b + 1000);
+    const pref = batch.filter(isPref);
+    if (pref.length !== batch.length) throw new UserError(`${where}: rows ${b + 1}-${b + batch.length} mix preference rows (prompt/chosen/rejected) with other rows`);
+    const split = (r: Row, completion: unknown, label: boolean): Row => {
+      const { chosen: _c, rejected: _r, ...rest } = r;
+      if (rest.prompt === undefined) throw new UserError(`${where}: preference rows need a 'prompt' column here (implicit prompts are not split out)`);
+      return { ...rest, completion, label };
+    };
+    for (const r of batch) out.push(split(r, r.chosen, true));
+    for (const r of batch) out.push(split(r, r.rejected, false));
+  }
+  return out;
 }
 
 function checkKtoConfig(cfg: KtoConfig, source: string): KtoConfig {
@@ -61,10 +93,18 @@ function idList(v: unknown, at: string, key: string): number[] {
   return v as number[];
 }
 
-/** Rows -> tokenized KTO examples; `where` names the file in errors. */
+/**
+ * Rows -> tokenized KTO examples; `where` names the file in errors. With max_prompt_length set
+ * the prompt keeps its last tokens and the completion its first (TRL before 0.20). Unset, as
+ * current TRL does (trl/trainer/kto_trainer.py at f2cd577: the collator cuts the sequence at
+ * max_length, lines 377-380, after rows whose prompt alone reaches max_length are dropped,
+ * lines 1088-1094): the prompt stays whole and a row with no completion token left is dropped.
+ * `columns` maps the dataset's own column names first.
+ */
 export function tokenizeKtoRows(rows: Row[], where: string, format: string, tok: Tokenizer | null, cfg: Pick<KtoConfig, 'max_length' | 'max_prompt_length' | 'max_completion_length'>, columns?: ColumnMap): KtoExample[] {
+  const currentTrl = cfg.max_prompt_length === undefined;
   const asked = format === 'auto' ? mappedFormat(columns) : (format as DataFormat);
-  return rows.map((raw, i) => {
+  const out = rows.map((raw, i): KtoExample | null => {
     const at = `${where}: row ${i + 1}`;
     const row = applyColumns(raw, columns, at);
     if (format === 'pretokenized' || (format === 'auto' && Array.isArray(row.prompt_input_ids))) {
@@ -72,8 +112,13 @@ export function tokenizeKtoRows(rows: Row[], where: string, format: string, tok:
       if (typeof label !== 'boolean') throw new UserError(`${at}: 'label' must be true or false`);
       let p = idList(row.prompt_input_ids, at, 'prompt_input_ids');
       let c = idList(row.completion_input_ids, at, 'completion_input_ids');
-      p = p.slice(Math.max(0, p.length - cfg.max_prompt_length));
-      c = c.slice(0, Math.min(cfg.max_completion_length, Math.max(1, cfg.max_length - p.length)));
+      if (currentTrl) {
+        if (p.length >= cfg.max_length) return null;
+        c = c.slice(0, Math.min(cfg.max_completion_length ?? Infinity, cfg.max_length - p.length));
+        return { prompt_ids: p, completion_ids: c, label };
+      }
+      p = p.slice(Math.max(0, p.length - cfg.max_prompt_length!));
+      c = c.slice(0, Math.min(cfg.max_completion_length ?? Infinity, Math.max(1, cfg.max_length - p.length)));
       return { prompt_ids: p, completion_ids: c, label };
     }
     const ex = toExample(row, asked, at, { kto: true });
@@ -84,10 +129,19 @@ export function tokenizeKtoRows(rows: Row[], where: string, format: string, tok:
     if (completion.length === 0) throw new UserError(`${at}: no completion`);
     // Cut huge fields before tokenizing: prompts keep their tail (truncated from the left),
     // completions their head; the tokens that survive truncation are the same.
-    const ids = tokenizePromptCompletion(tok, capMessages(prompt, Math.max(cfg.max_length, cfg.max_prompt_length), tok, 'tail'), capMessages(completion, Math.max(cfg.max_length, cfg.max_completion_length), tok, 'head'), { maxLength: cfg.max_length, maxPromptLength: cfg.max_prompt_length, maxCompletionLength: cfg.max_completion_length });
+    const cappedCompletion = capMessages(completion, Math.max(cfg.max_length, cfg.max_completion_length ?? 0), tok, 'head');
+    if (currentTrl) {
+      // the prompt stays whole here (a prompt that fills max_length drops the row)
+      const ids = tokenizePromptCompletion(tok, prompt, cappedCompletion, { maxLength: Number.MAX_SAFE_INTEGER, maxCompletionLength: cfg.max_completion_length });
+      if (ids.prompt_ids.length >= cfg.max_length) return null;
+      return { prompt_ids: ids.prompt_ids, completion_ids: ids.completion_ids.slice(0, cfg.max_length - ids.prompt_ids.length), label: ex.label };
+    }
+    const cappedPrompt = capMessages(prompt, Math.max(cfg.max_length, cfg.max_prompt_length ?? 0), tok, 'tail');
+    const ids = tokenizePromptCompletion(tok, cappedPrompt, cappedCompletion, { maxLength: cfg.max_length, maxPromptLength: cfg.max_prompt_length, maxCompletionLength: cfg.max_completion_length });
     if (ids.completion_ids.length === 0) throw new UserError(`${at}: the completion is empty after truncation (max_length ${cfg.max_length})`);
     return { prompt_ids: ids.prompt_ids, completion_ids: ids.completion_ids, label: ex.label };
   });
+  return out.filter((e): e is KtoExample => e !== null);
 }
 
 export interface KtoData {
@@ -98,17 +152,20 @@ export interface KtoData {
   evalKlIndex: number[];
   /** The row format the dataset was read as and why (describeFormatChoice). */
   read?: string;
+  /** Training rows dropped because the prompt alone fills max_length (current-TRL truncation). */
+  dropped: number;
 }
 
 export async function prepareKtoData(cfg: KtoConfig, tok: Tokenizer | null): Promise<KtoData> {
   const { path, format, columns } = cfg.dataset;
-  const rows = await readAllRows(path);
+  const rows = unpairPreferenceRows(await readDatasetRows(cfg.dataset), path);
   const first = applyColumns(rows[0] ?? {}, columns, `${path}: row 1`);
   const read = Array.isArray(first.prompt_input_ids) ? `${path}: read as pre-tokenized KTO rows (column 'prompt_input_ids')` : describeFormatChoice(path, first, format, { kto: true, columns });
   let all = tokenizeKtoRows(rows, path, format, tok, cfg, columns);
+  const dropped = rows.length - all.length;
   let evalEx: KtoExample[] = [];
   if (cfg.dataset.eval_path) {
-    evalEx = tokenizeKtoRows(await readAllRows(cfg.dataset.eval_path), cfg.dataset.eval_path, format, tok, cfg, columns);
+    evalEx = tokenizeKtoRows(unpairPreferenceRows(await readAllRows(cfg.dataset.eval_path), cfg.dataset.eval_path), cfg.dataset.eval_path, format, tok, cfg, columns);
   } else if (cfg.dataset.eval_fraction > 0) {
     const n = Math.max(2, Math.round(all.length * cfg.dataset.eval_fraction));
     if (n >= all.length) throw new UserError(`dataset.eval_fraction: ${cfg.dataset.eval_fraction} of ${all.length} rows leaves nothing to train on`);
@@ -118,7 +175,7 @@ export async function prepareKtoData(cfg: KtoConfig, tok: Tokenizer | null): Pro
   }
   const B = cfg.per_device_train_batch_size;
   const pairs = (n: number) => (cfg.loss_type === 'kto' ? klPairIndex(n, B) : Array.from({ length: n }, (_, i) => i));
-  return { train: all, eval: evalEx, klIndex: pairs(all.length), evalKlIndex: pairs(evalEx.length), read };
+  return { train: all, eval: evalEx, klIndex: pairs(all.length), evalKlIndex: pairs(evalEx.length), read, dropped };
 }
 
 /** Reference log-probs of every row and KL pair, computed with `model` in batches. */
@@ -151,8 +208,8 @@ export async function ensureReferenceCache(cfg: KtoConfig, examples: KtoExample[
     referenceWeights: await resolveReferenceHash(cacheDir, refDir),
     tokenizer: tok?.hash ?? 'pretokenized',
     maxLength: cfg.max_length,
-    maxPromptLength: cfg.max_prompt_length,
-    maxCompletionLength: cfg.max_completion_length,
+    maxPromptLength: cfg.max_prompt_length ?? null,
+    maxCompletionLength: cfg.max_completion_length ?? null,
     batchSize: cfg.per_device_train_batch_size,
     lossType: cfg.loss_type,
     rows: hashTokenizedRows(examples, klIndex),
@@ -327,10 +384,10 @@ export function buildKtoTask(model: LlamaModel, cfg: KtoConfig, data: KtoData, r
           }
         : undefined,
     saveFinal: async (dir) => {
-      if (!lora) return saveModel(model, dir, { tokenizerFrom: cfg.model });
+      if (!lora) return saveModel(model, dir, { tokenizerFrom: cfg.model, dtype: cfg.save_dtype });
       if (!cfg.lora!.merge) return lora.save(dir, cfg.model);
       lora.mergeInto(model);
-      await saveModel(model, dir, { tokenizerFrom: cfg.model });
+      await saveModel(model, dir, { tokenizerFrom: cfg.model, dtype: cfg.save_dtype });
     },
   };
   return { task, lora, dispose: () => lora?.dispose() };
@@ -368,10 +425,12 @@ export async function precomputeReference(cfg: KtoConfig, opts: { log?: (m: stri
 /** Runs KTO end to end: backend, data, reference cache, model, loop, final model. */
 export async function trainKto(cfg: KtoConfig, opts: KtoRunOptions = {}): Promise<KtoRunResult> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  for (const w of cfg.config_warnings ?? []) log(`kto: warning: ${w}`);
   const backend = await initBackend(cfg.backend, opts.log ? { log } : {});
   log(trainSettingsLine('kto', cfg, backend, { kto: cfg }));
   const tok = await maybeTokenizer(cfg.model);
   const data = await prepareKtoData(cfg, tok);
+  if (data.dropped > 0) log(`kto: ${data.dropped} row(s) dropped: the prompt alone fills max_length ${cfg.max_length} (as TRL drops them)`);
   if (data.train.length === 0) throw new UserError(`${cfg.dataset.path}: no rows`);
   if (data.read) log(`kto: ${data.read}`);
   const nD = data.train.filter((e) => e.label).length;

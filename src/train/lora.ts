@@ -6,6 +6,8 @@
  * so `peft.PeftModel.from_pretrained(base, dir)` loads them. `mergeInto` folds them into W.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../engine/backend.ts';
+import { loadModel, saveModel, type SaveDtype } from '../model/checkpoint.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -24,7 +26,8 @@ export class LoraAdapters {
   readonly scale: number;
 
   constructor(readonly cfg: LoraConfig) {
-    this.scale = cfg.alpha / cfg.r;
+    // PEFT: scaling = lora_alpha / sqrt(r) with use_rslora, else lora_alpha / r
+    this.scale = cfg.use_rslora ? cfg.alpha / Math.sqrt(cfg.r) : cfg.alpha / cfg.r;
   }
 
   /** Fresh adapters on every targeted projection of `model` (A kaiming-uniform from `seed`, B zero). */
@@ -110,7 +113,7 @@ export class LoraAdapters {
       inference_mode: true,
       init_lora_weights: true,
       modules_to_save: null,
-      use_rslora: false,
+      use_rslora: this.cfg.use_rslora === true,
       use_dora: false,
     };
     await writeFile(join(tmp, 'adapter_config.json'), `${JSON.stringify(config, null, 2)}\n`);
@@ -119,8 +122,8 @@ export class LoraAdapters {
     await rename(tmp, target);
   }
 
-  /** Reads a PEFT LoRA adapter directory for `model`. */
-  static load(dir: string, model: LlamaModel): LoraAdapters {
+  /** The LoRA settings of a PEFT adapter directory (adapter_config.json), checked. */
+  static readConfig(dir: string): LoraConfig {
     const cfgPath = join(dir, 'adapter_config.json');
     if (!existsSync(cfgPath)) throw new UserError(`${cfgPath}: adapter config not found`);
     let raw: Record<string, unknown>;
@@ -130,13 +133,21 @@ export class LoraAdapters {
       throw new UserError(`${cfgPath}: invalid JSON (${(e as Error).message})`);
     }
     if (raw.peft_type !== 'LORA') throw new UserError(`${cfgPath}: peft_type must be "LORA", got ${JSON.stringify(raw.peft_type)}`);
-    const cfg: LoraConfig = {
+    if (raw.use_dora === true) throw new UserError(`${cfgPath}: use_dora is not implemented (DoRA rescales the merged weight; loading it as LoRA would be wrong)`);
+    if (!(Number(raw.r) > 0) || !Number.isFinite(Number(raw.lora_alpha))) throw new UserError(`${cfgPath}: "r" must be a positive number and "lora_alpha" a number`);
+    return {
       r: Number(raw.r),
       alpha: Number(raw.lora_alpha),
       dropout: Number(raw.lora_dropout ?? 0),
       target_modules: raw.target_modules as string[],
       merge: false,
+      use_rslora: raw.use_rslora === true,
     };
+  }
+
+  /** Reads a PEFT LoRA adapter directory for `model`. */
+  static load(dir: string, model: LlamaModel): LoraAdapters {
+    const cfg = LoraAdapters.readConfig(dir);
     const ad = new LoraAdapters(cfg);
     const tensors = readSafetensors(join(dir, 'adapter_model.safetensors'));
     for (const [key, t] of tensors) {
@@ -166,5 +177,36 @@ export class LoraAdapters {
       B.dispose();
     }
     this.modules.clear();
+  }
+}
+
+export interface MergeAdapterOptions {
+  /** Base model directory (Hugging Face layout). */
+  model: string;
+  /** PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors). */
+  adapter: string;
+  /** Output model directory (replaced atomically). */
+  out: string;
+  /** Weight dtype of the merged model; auto keeps the base model's. */
+  dtype?: SaveDtype;
+  backend?: string;
+  log?: (line: string) => void;
+}
+
+/** `ko-align model merge`: base + PEFT adapter (W + scale * B A, rsLoRA honoured) written as a full model. */
+export async function mergeAdapterDir(o: MergeAdapterOptions): Promise<{ out: string; modules: number }> {
+  await initBackend(o.backend ?? 'auto', o.log ? { log: o.log } : {});
+  const model = await loadModel(o.model);
+  try {
+    const ad = LoraAdapters.load(o.adapter, model);
+    try {
+      ad.mergeInto(model);
+      await saveModel(model, o.out, { tokenizerFrom: o.model, dtype: o.dtype });
+      return { out: o.out, modules: ad.modules.size };
+    } finally {
+      ad.dispose();
+    }
+  } finally {
+    model.dispose();
   }
 }

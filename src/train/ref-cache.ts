@@ -25,8 +25,9 @@ export interface RefCacheParts {
   /** Tokenizer hash (tokenizer.json + chat template). */
   tokenizer: string;
   maxLength: number;
-  maxPromptLength: number;
-  maxCompletionLength: number;
+  /** null: not set (current TRL truncation). */
+  maxPromptLength: number | null;
+  maxCompletionLength: number | null;
   /** per_device_train_batch_size: it decides the KL pairs. */
   batchSize: number;
   lossType: string;

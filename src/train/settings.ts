@@ -7,7 +7,7 @@ import type { CommonTrainConfig } from './sft-config.ts';
 
 export interface SettingsExtra {
   /** KTO: beta, loss type, weights, prompt / completion lengths. */
-  kto?: { beta: number; loss_type: string; desirable_weight: number; undesirable_weight: number; max_prompt_length: number; max_completion_length: number };
+  kto?: { beta: number; loss_type: string; desirable_weight: number; undesirable_weight: number; max_prompt_length?: number; max_completion_length?: number };
   packing?: boolean;
 }
 
@@ -31,7 +31,10 @@ export function trainSettingsLine(kind: 'sft' | 'kto', cfg: CommonTrainConfig, b
   parts.push(`batch ${b} x ${a} accumulation = ${b * a} per step`);
   const warm = cfg.warmup_steps > 0 ? `, warmup ${cfg.warmup_steps} steps` : cfg.warmup_ratio > 0 ? `, warmup ratio ${cfg.warmup_ratio}` : '';
   parts.push(`lr ${cfg.learning_rate} ${cfg.lr_scheduler_type}${warm}, weight decay ${cfg.weight_decay}`);
-  const len = extra.kto ? `max_length ${cfg.max_length} (prompt ${extra.kto.max_prompt_length}, completion ${extra.kto.max_completion_length})` : `max_length ${cfg.max_length}`;
+  const k = extra.kto;
+  const len = k && (k.max_prompt_length !== undefined || k.max_completion_length !== undefined)
+    ? `max_length ${cfg.max_length} (prompt ${k.max_prompt_length ?? 'whole'}, completion ${k.max_completion_length ?? 'the rest'})`
+    : `max_length ${cfg.max_length}`;
   parts.push(extra.packing ? `${len}, packed` : len);
   parts.push(`${cfg.max_steps > 0 ? `max_steps ${cfg.max_steps}` : `${cfg.num_train_epochs} epochs`}, seed ${cfg.seed}`);
   parts.push(`backend ${backend}`);

@@ -10,8 +10,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
-import { loadConfig as loadConfigFile, validateConfig } from '../config/schema.ts';
-import { applyColumns, describeFormatChoice, mappedFormat, toExample, type ColumnMap, type DataFormat } from '../data/formats.ts';
+import { applySetOverrides, readConfigFile, validateConfig } from '../config/schema.ts';
+import { applyColumns, describeFormatChoice, guessFormat, mappedFormat, toExample, type ColumnMap, type DataFormat } from '../data/formats.ts';
+import { readDatasetRows } from '../data/llamafactory.ts';
 import { readAllRows } from '../data/io.ts';
 import { initBackend } from '../engine/backend.ts';
 import { loadModel, saveModel } from '../model/checkpoint.ts';
@@ -28,15 +29,23 @@ import { SFT_SCHEMA, type SftConfig } from './sft-config.ts';
 import { trainSettingsLine } from './settings.ts';
 import { capMessages, tokenizeChatForTraining } from './tokenize.ts';
 import { train, type TrainOptions, type TrainResult, type TrainTask } from './trainer.ts';
+import { fromTrlConfig } from './trl-compat.ts';
 
-/** Reads a YAML config, applies `--set` overrides, validates it (errors name the key). */
+/**
+ * Reads a YAML config, applies `--set` overrides, validates it (errors name the key). TRL
+ * SFTConfig / Axolotl key names are read too (trl-compat.ts); the accepted keys that have no
+ * effect here end up in `config_warnings`.
+ */
 export async function loadSftConfig(path: string, sets: string[] = []): Promise<SftConfig> {
-  return checkSftConfig(await loadConfigFile<SftConfig>(path, SFT_SCHEMA, sets), path);
+  return validateSftConfig(applySetOverrides(await readConfigFile(path), sets), path);
 }
 
 /** Validates an already-parsed config object (e.g. built in code). */
 export function validateSftConfig(raw: unknown, source = 'config'): SftConfig {
-  return checkSftConfig(validateConfig<SftConfig>(SFT_SCHEMA, raw, source), source);
+  const compat = raw && typeof raw === 'object' && !Array.isArray(raw) ? fromTrlConfig(raw as Record<string, unknown>, 'sft', source) : { raw, warnings: [] };
+  const cfg = checkSftConfig(validateConfig<SftConfig>(SFT_SCHEMA, compat.raw, source), source);
+  if (compat.warnings.length) cfg.config_warnings = compat.warnings;
+  return cfg;
 }
 
 function checkSftConfig(cfg: SftConfig, source: string): SftConfig {
@@ -46,13 +55,45 @@ function checkSftConfig(cfg: SftConfig, source: string): SftConfig {
   return cfg;
 }
 
+/**
+ * Which tokens SFT trains, as TRL's SFTTrainer decides (trl/trainer/sft_trainer.py, tokenize_fn,
+ * lines 1457-1513 at f2cd577): language-modelling text rows train the whole sequence;
+ * prompt-completion rows train the completion unless completion_only_loss is false.
+ * Conversations train the assistant turns only (assistant_only_loss, default true here: the
+ * method trains answers, not user turns; TRL's default false trains the whole conversation).
+ */
+export interface LossMaskOptions {
+  assistantOnlyLoss?: boolean;
+  completionOnlyLoss?: boolean;
+  /** Column of language-modelling rows (TRL dataset_text_field, default "text"). */
+  textField?: string;
+}
+
+const CONVERSATIONAL: ReadonlySet<string> = new Set(['messages', 'sharegpt']);
+
+/** A language-modelling row: a string in the text field and none of the structured formats' keys. */
+function isTextRow(row: Record<string, unknown>, field: string): boolean {
+  return typeof row[field] === 'string' && guessFormat(row) === null;
+}
+
 /** Turns dataset rows into tokenized examples; `where` names the file in errors. */
-export function tokenizeRows(rows: Record<string, unknown>[], where: string, format: string, tok: Tokenizer | null, maxLength: number, columns?: ColumnMap): TokenizedExample[] {
+export function tokenizeRows(rows: Record<string, unknown>[], where: string, format: string, tok: Tokenizer | null, maxLength: number, mask: LossMaskOptions = {}, columns?: ColumnMap): TokenizedExample[] {
   const out: TokenizedExample[] = [];
+  const textField = mask.textField ?? 'text';
   const asked = format === 'auto' ? mappedFormat(columns) : (format as DataFormat);
-  rows.forEach((row, i) => {
+  rows.forEach((raw, i) => {
     const at = `${where}: row ${i + 1}`;
-    const ex = toExample(applyColumns(row, columns, at), asked, at);
+    const row = applyColumns(raw, columns, at);
+    if (format === 'text' || (format === 'auto' && asked === undefined && isTextRow(row, textField))) {
+      const text = row[textField];
+      if (typeof text !== 'string') throw new UserError(`${at}: '${textField}' must be a string (dataset_text_field)`);
+      if (!tok) throw new UserError(`${at}: text rows need a tokenizer, but the model directory has no tokenizer.json`);
+      // TRL appends eos to language-modelling text that lacks it (sft_trainer.py add_eos, 1439-1441)
+      const ids = tok.encode(text.endsWith(tok.eosToken) ? text : text + tok.eosToken).slice(0, maxLength);
+      out.push({ input_ids: ids, labels: ids.slice() });
+      return;
+    }
+    const ex = toExample(row, asked, at);
     if (ex.inputIds) {
       const ids = ex.inputIds;
       const labels = ex.labels ?? ids.slice();
@@ -63,7 +104,9 @@ export function tokenizeRows(rows: Record<string, unknown>[], where: string, for
     if (!tok) throw new UserError(`${at}: text rows need a tokenizer, but the model directory has no tokenizer.json`);
     if (!ex.messages.some((m) => m.role === 'assistant')) throw new UserError(`${at}: no assistant answer to train on (SFT needs a completion / output / assistant turn)`);
     // Cut huge fields to what max_length can keep before tokenizing (same tokens survive).
-    out.push(tokenizeChatForTraining(tok, capMessages(ex.messages, maxLength, tok), { maxLength }));
+    const t = tokenizeChatForTraining(tok, capMessages(ex.messages, maxLength, tok), { maxLength });
+    const whole = CONVERSATIONAL.has(ex.format ?? '') ? !mask.assistantOnlyLoss : mask.completionOnlyLoss === false;
+    out.push(whole ? { input_ids: t.input_ids, labels: t.input_ids.slice() } : t);
   });
   return out;
 }
@@ -87,12 +130,13 @@ export interface SftData {
 /** Reads, tokenizes and splits the dataset of a config. */
 export async function prepareSftData(cfg: SftConfig, tok: Tokenizer | null): Promise<SftData> {
   const { path, format, columns } = cfg.dataset;
-  const rows = await readAllRows(path);
+  const rows = await readDatasetRows(cfg.dataset);
   const read = describeFormatChoice(path, applyColumns(rows[0] ?? {}, columns, `${path}: row 1`), format, { columns });
-  let all = tokenizeRows(rows, path, format, tok, cfg.max_length, columns);
+  const mask: LossMaskOptions = { assistantOnlyLoss: cfg.assistant_only_loss, completionOnlyLoss: cfg.completion_only_loss, textField: cfg.dataset_text_field };
+  let all = tokenizeRows(rows, path, format, tok, cfg.max_length, mask, columns);
   let evalEx: TokenizedExample[] = [];
   if (cfg.dataset.eval_path) {
-    evalEx = tokenizeRows(await readAllRows(cfg.dataset.eval_path), cfg.dataset.eval_path, format, tok, cfg.max_length, columns);
+    evalEx = tokenizeRows(await readAllRows(cfg.dataset.eval_path), cfg.dataset.eval_path, format, tok, cfg.max_length, mask, columns);
   } else if (cfg.dataset.eval_fraction > 0) {
     const n = Math.max(1, Math.round(all.length * cfg.dataset.eval_fraction));
     if (n >= all.length) throw new UserError(`dataset.eval_fraction: ${cfg.dataset.eval_fraction} of ${all.length} rows leaves nothing to train on`);
@@ -162,6 +206,8 @@ export interface SftTaskParts {
 
 /** Builds the SFT TrainTask over a loaded model (exported for tests and for reuse). */
 export function buildSftTask(model: LlamaModel, cfg: SftConfig, data: SftData, padId: number, source = 'config'): SftTaskParts {
+  // `adapter`: continue training a PEFT adapter (its r, alpha, targets, rsLoRA unless lora says otherwise)
+  if (cfg.adapter && !cfg.lora) cfg = { ...cfg, lora: LoraAdapters.readConfig(cfg.adapter) };
   const units = cfg.packing ? packExamples(data.train, cfg.max_length) : data.train.map((e) => toUnit(e, cfg.max_length));
   const evalUnits = data.eval.map((e) => toUnit(e, cfg.max_length));
   let lora: LoraAdapters | undefined;
@@ -169,7 +215,7 @@ export function buildSftTask(model: LlamaModel, cfg: SftConfig, data: SftData, p
   if (cfg.lora) {
     if (cfg.trainable) throw new UserError(`${source}: keys 'lora' and 'trainable' cannot be combined (LoRA trains only the adapters)`);
     if (cfg.param_groups.length > 0) throw new UserError(`${source}: keys 'lora' and 'param_groups' cannot be combined (the adapters use learning_rate)`);
-    lora = LoraAdapters.create(model, cfg.lora, cfg.seed);
+    lora = cfg.adapter ? LoraAdapters.load(cfg.adapter, model) : LoraAdapters.create(model, cfg.lora, cfg.seed);
     params = lora.params(cfg.learning_rate, cfg.weight_decay);
   } else {
     params = selectParams(model.params, {
@@ -197,11 +243,11 @@ export function buildSftTask(model: LlamaModel, cfg: SftConfig, data: SftData, p
     },
     evaluate: evalUnits.length > 0 ? async () => ({ eval_loss: await evalLoss(model, evalUnits, cfg.per_device_train_batch_size, padId, lora?.hook()) }) : undefined,
     saveFinal: async (dir) => {
-      if (!lora) return saveModel(model, dir, { tokenizerFrom: cfg.model });
+      if (!lora) return saveModel(model, dir, { tokenizerFrom: cfg.model, dtype: cfg.save_dtype });
       if (!cfg.lora!.merge) return lora.save(dir, cfg.model);
       await lora.save(join(cfg.output_dir, 'adapter'), cfg.model);
       lora.mergeInto(model);
-      await saveModel(model, dir, { tokenizerFrom: cfg.model });
+      await saveModel(model, dir, { tokenizerFrom: cfg.model, dtype: cfg.save_dtype });
     },
   };
   return { task, lora, dispose: () => lora?.dispose() };
@@ -215,6 +261,7 @@ export interface SftRunOptions extends TrainOptions {
 /** Runs SFT end to end: backend, tokenizer, data, model, loop, final model. */
 export async function trainSft(cfg: SftConfig, opts: SftRunOptions = {}): Promise<TrainResult> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  for (const w of cfg.config_warnings ?? []) log(`sft: warning: ${w}`);
   const backend = await initBackend(cfg.backend, opts.log ? { log } : {});
   log(trainSettingsLine('sft', cfg, backend, { packing: cfg.packing }));
   let tok: Tokenizer | null = null;

@@ -146,10 +146,43 @@ describe('ko-align model init / logprobs / generate', () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it('a row without ids, prompt/completion or messages is named with its row number', () => {
+  it('model merge folds a PEFT adapter (use_rslora) into the base and keeps its dtype', async () => {
+    const { readSafetensors, writeSafetensors } = await import('../../src/model/safetensors.ts');
+    const d = tmp();
+    const adapter = join(d, 'adapter');
+    const r = 2;
+    const A = Float32Array.from({ length: r * 32 }, (_, i) => ((i % 7) - 3) / 10);
+    const B = Float32Array.from({ length: 32 * r }, (_, i) => ((i % 5) - 2) / 10);
+    // PEFT layout: adapter_config.json (peft_type, r, lora_alpha, use_rslora, target_modules) and
+    // base_model.model.<module>.lora_A.weight [r, in] / lora_B.weight [out, r]
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(adapter);
+    writeFileSync(join(adapter, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r, lora_alpha: 4, lora_dropout: 0, target_modules: ['q_proj'], use_rslora: true }));
+    await writeSafetensors(join(adapter, 'adapter_model.safetensors'), {
+      'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight': { shape: [r, 32], data: A },
+      'base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight': { shape: [32, r], data: B },
+    });
+    const res = runCli(['model', 'merge', '--model', model, '--adapter', adapter, '--out', join(d, 'merged'), '--backend', 'cpu']);
+    expect(res.stderr.split('\n').filter((l) => l && !/^backend: /.test(l))).toEqual([]);
+    expect(res.stdout).toMatch(/1 adapted projections merged/);
+    const name = 'model.layers.0.self_attn.q_proj.weight';
+    const w0 = readSafetensors(join(model, 'model.safetensors')).get(name)!.data;
+    const w1 = readSafetensors(join(d, 'merged', 'model.safetensors')).get(name)!.data;
+    const scale = 4 / Math.sqrt(r);
+    for (let o = 0; o < 32; o += 7) {
+      for (let i = 0; i < 32; i += 5) {
+        let ba = 0;
+        for (let k = 0; k < r; k++) ba += B[o * r + k] * A[k * 32 + i];
+        expect(w1[o * 32 + i]).toBeCloseTo(w0[o * 32 + i] + scale * ba, 5);
+      }
+    }
+    expect(readdirSync(join(d, 'merged'))).toContain('tokenizer.json');
+  });
+
+  it('a row in no known format is named with its row number', () => {
     const d = tmp();
     writeFileSync(join(d, 'in.jsonl'), '{"input_ids":[1,2]}\n{"텍스트":"없음"}\n');
     const r = runCli(['logprobs', '--model', join(FIX, 'llama-gqa'), '--input', join(d, 'in.jsonl'), '--output', join(d, 'o.jsonl')]);
-    expectOneLineError(r, /in\.jsonl: row 2: expected "input_ids", "prompt" \+ "completion", or "messages"/);
+    expectOneLineError(r, /in\.jsonl: row 2: expected "input_ids", "prompt" \+ "completion", "messages", sharegpt "conversations" or alpaca "instruction"/);
   });
 });

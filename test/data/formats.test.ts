@@ -47,6 +47,21 @@ describe('toExample', () => {
     expect(ex.messages.map((m) => m.content)).toEqual(['서울 인구는?', '약 940만 명', '그럼 부산은?', '약 330만 명']);
   });
 
+  it('sharegpt with LLaMA-Factory tool roles: function_call is assistant output, observation a tool turn', () => {
+    // LLaMA-Factory data/README.md: tags function_tag (default function_call), observation_tag
+    // (default observation); human/observation in odd positions, gpt/function in even ones.
+    const row = {
+      conversations: [
+        { from: 'human', value: '서울 날씨 알려 줘' },
+        { from: 'function_call', value: '{"name": "날씨", "arguments": {"도시": "서울"}}' },
+        { from: 'observation', value: '{"기온": 21}' },
+        { from: 'gpt', value: '서울은 21도입니다.' },
+      ],
+      tools: '[{"name": "날씨"}]',
+    };
+    expect(toExample(row).messages.map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'assistant']);
+  });
+
   it('sharegpt: human/gpt/system map to user/assistant/system', () => {
     const row = {
       conversations: [
@@ -130,8 +145,8 @@ describe('toExample', () => {
   });
 
   it('refuses an unknown role naming the turn', () => {
-    expect(() => toExample({ conversations: [{ from: 'observation', value: '도구 결과' }] }, undefined, 'sg.json: row 3')).toThrow(
-      'sg.json: row 3: conversations[0] has role "observation", expected one of system, user, assistant (or human, gpt)',
+    expect(() => toExample({ conversations: [{ from: '관리자', value: '도구 결과' }] }, undefined, 'sg.json: row 3')).toThrow(
+      'sg.json: row 3: conversations[0] has role "관리자", expected one of system, user, assistant, tool (or human, gpt, function_call, observation)',
     );
   });
 

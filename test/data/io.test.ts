@@ -144,3 +144,24 @@ describe('appendJsonl under concurrency', () => {
     expect(new Set(back.map((r) => r.i))).toEqual(new Set(Array.from({ length: 50 }, (_, i) => i)));
   });
 });
+
+describe('Hugging Face dataset folders', () => {
+  // push_to_hub's layout (huggingface datasets docs, "Structure your repository" / "Splits and
+  // configurations"): data/<split>-<shard>-of-<total>.parquet; a folder reads as its train split.
+  const ko = (i: number): Row => ({ instruction: `질문 ${i}`, output: `답 ${i}` });
+  it('reads data/train-0000x-of-0000N.parquet as one dataset, shard by shard; a glob picks shards', async () => {
+    const repo = mkdtempSync(join(tmpdir(), 'ko-align-hf-'));
+    const data = join(repo, 'data');
+    await writeRows(join(data, 'train-00000-of-00002.parquet'), [ko(1), ko(2)]);
+    await writeRows(join(data, 'train-00001-of-00002.parquet'), [ko(3)]);
+    await writeRows(join(data, 'test-00000-of-00001.parquet'), [ko(99)]);
+    writeFileSync(join(repo, 'README.md'), '---\nconfigs: []\n---\n');
+    expect((await readAllRows(repo)).map((r) => r.instruction)).toEqual(['질문 1', '질문 2', '질문 3']);
+    expect((await readAllRows(data)).map((r) => r.instruction)).toEqual(['질문 1', '질문 2', '질문 3']);
+    expect((await readAllRows(join(data, 'test-*.parquet'))).map((r) => r.instruction)).toEqual(['질문 99']);
+    expect((await readAllRows(join(data, '*.parquet'))).length).toBe(4);
+    expect((await errorOf(readAllRows(join(data, 'validation-*.parquet')))).message).toMatch(/validation-\*\.parquet: no data files match/);
+    const empty = mkdtempSync(join(tmpdir(), 'ko-align-hf-empty-'));
+    expect((await errorOf(readAllRows(empty))).message).toMatch(/is a directory without data files/);
+  });
+});

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { JudgeClient, Limiter, retryAfterMs } from '../../src/judge/client.ts';
+import { JudgeClient, Limiter, rejectsTemperature, retryAfterMs } from '../../src/judge/client.ts';
 import { loadRubric, renderMessages, type Rubric } from '../../src/judge/rubric.ts';
 import { chatReply, errorReply, startOpenAIServer, type OpenAIServer } from '../helpers/openai-server.ts';
 import { repoRoot } from '../helpers/cli.ts';
@@ -190,6 +190,51 @@ describe('JudgeClient against a real local HTTP server', () => {
     expect(c.stats.promptTokens).toBe(12_000);
     expect(c.stats.completionTokens).toBe(600);
     expect(c.costUsd()).toBeCloseTo((12_000 * 0.15 + 600 * 0.6) / 1e6, 12);
+  });
+});
+
+describe('OpenAI parameters current models take', () => {
+  // OpenAI Chat Completions API reference: max_tokens is deprecated in favour of
+  // max_completion_tokens and not compatible with o-series models; reasoning models answer a
+  // non-default temperature with 400 "Unsupported value: 'temperature' does not support 0 with this model".
+  it('sends max_completion_tokens by default, max_tokens when configured, and switches once on a 400 naming it', async () => {
+    server = await startOpenAIServer({ handler: () => chatReply('{"reason": "좋음", "score": 8}') });
+    const rubric = await quality();
+    await client().c.judge(rubric, renderMessages(rubric, sample));
+    expect(server.requests[0].body.max_completion_tokens).toBe(rubric.params.max_tokens);
+    expect('max_tokens' in server.requests[0].body).toBe(false);
+    await client({ tokenLimitParam: 'max_tokens' }).c.judge(rubric, renderMessages(rubric, sample));
+    expect(server.requests[1].body.max_tokens).toBe(rubric.params.max_tokens);
+    expect('max_completion_tokens' in server.requests[1].body).toBe(false);
+    await server.close();
+    // an older server that knows only max_tokens
+    server = await startOpenAIServer({
+      handler: (req) => ('max_completion_tokens' in req.body ? errorReply(400, "Unrecognized request argument supplied: max_completion_tokens") : chatReply('{"reason": "좋음", "score": 7}')),
+    });
+    const { c } = client({ structured: 'off' });
+    const r = await c.judge(rubric, renderMessages(rubric, sample));
+    expect(r.status).toBe('ok');
+    await c.judge(rubric, renderMessages(rubric, sample));
+    expect(server.requests.map((q) => ('max_tokens' in q.body ? 'max_tokens' : 'max_completion_tokens'))).toEqual(['max_completion_tokens', 'max_tokens', 'max_tokens']);
+  });
+
+  it('leaves temperature out for reasoning models, and after a 400 that rejects it', async () => {
+    expect(['o1', 'o3-mini', 'o4-mini-2025-04-16', 'gpt-5', 'gpt-5-mini', 'openai/o3'].map(rejectsTemperature)).toEqual([true, true, true, true, true, true]);
+    expect(['gpt-4o-mini', 'gpt-4.1', 'qwen2.5:7b', 'gpt-5-chat-latest'].map(rejectsTemperature)).toEqual([false, false, false, false]);
+    server = await startOpenAIServer({
+      handler: (req) =>
+        'temperature' in req.body
+          ? { status: 400, json: { error: { message: "Unsupported value: 'temperature' does not support 0 with this model. Only the default (1) value is supported.", type: 'invalid_request_error', param: 'temperature', code: 'unsupported_value' } } }
+          : chatReply('{"reason": "정확", "score": 9}'),
+    });
+    const rubric = await quality();
+    const o = client({ model: 'o4-mini' });
+    expect((await o.c.judge(rubric, renderMessages(rubric, sample))).status).toBe('ok');
+    expect('temperature' in server.requests[0].body).toBe(false);
+    const custom = client({ model: 'my-reasoner', structured: 'off' });
+    expect((await custom.c.judge(rubric, renderMessages(rubric, sample))).status).toBe('ok');
+    expect(server.requests.slice(1).map((q) => 'temperature' in q.body)).toEqual([true, false]);
+    expect(custom.c.stats.retries).toBe(0);
   });
 });
 

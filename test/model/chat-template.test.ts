@@ -18,17 +18,38 @@ const renderings = JSON.parse(readFileSync(join(fixtureDir, 'chat-renderings.jso
 
 function templateFor(name: string): ChatTemplate {
   if (name === 'chatml') return new ChatTemplate(CHATML_TEMPLATE, { eos_token: '<|im_end|>', pad_token: '<|endoftext|>', bos_token: null });
+  if (name === 'exaone-deep' || name === 'exaone-3.5') {
+    const src = readFileSync(join(fixtureDir, `${name}.jinja`), 'utf8');
+    return new ChatTemplate(src, { bos_token: '[BOS]', eos_token: '[|endofturn|]', pad_token: '[PAD]', unk_token: '[UNK]' });
+  }
+  if (name === 'deepseek-r1-distill') {
+    const t = '<｜end▁of▁sentence｜>';
+    return new ChatTemplate(readFileSync(join(fixtureDir, 'deepseek-r1-distill.jinja'), 'utf8'), { bos_token: '<｜begin▁of▁sentence｜>', eos_token: t, pad_token: t });
+  }
+  if (name === 'solar') return new ChatTemplate(readFileSync(join(fixtureDir, 'solar.jinja'), 'utf8'), { bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>' });
   const file = `${name}.tokenizer_config.json`;
   const cfg = JSON.parse(readFileSync(join(fixtureDir, file), 'utf8')) as Record<string, unknown>;
   const src = chatTemplateFromConfig(cfg, file)!;
-  const s = (k: string) => (typeof cfg[k] === 'string' ? (cfg[k] as string) : null);
+  // a special token is a string or an AddedToken dict {content, ...} (DeepSeek-V3's file)
+  const s = (k: string) => {
+    const v = cfg[k] as string | { content?: string } | null | undefined;
+    return typeof v === 'string' ? v : typeof v?.content === 'string' ? v.content : null;
+  };
   return new ChatTemplate(src, { bos_token: s('bos_token'), eos_token: s('eos_token'), pad_token: s('pad_token'), unk_token: s('unk_token') }, file);
 }
 
 describe('chat templates render byte-identical to Python jinja2 (transformers settings)', () => {
-  it('has fixtures for the real Qwen2.5-Instruct and Llama-3-Instruct templates and our ChatML', () => {
-    expect(new Set(renderings.cases.map((c) => c.template))).toEqual(new Set(['qwen2.5-instruct', 'llama-3-instruct', 'qwen3', 'chatml']));
-    expect(renderings.cases.length).toBeGreaterThanOrEqual(60);
+  it('has fixtures for the real Qwen2.5, Qwen3, Llama-3, Gemma-3, DeepSeek-V3, DeepSeek-R1-distill, EXAONE-3.5, EXAONE-Deep and SOLAR templates and our ChatML', () => {
+    expect(new Set(renderings.cases.map((c) => c.template))).toEqual(
+      new Set(['qwen2.5-instruct', 'llama-3-instruct', 'qwen3', 'gemma-3', 'deepseek-v3', 'deepseek-r1-distill', 'exaone-3.5', 'exaone-deep', 'solar', 'chatml']),
+    );
+    expect(renderings.cases.length).toBeGreaterThanOrEqual(120);
+  });
+
+  it("Qwen3 keeps the indentation of a code answer after </think> (content.lstrip('\\n') strips newlines only)", () => {
+    const c = renderings.cases.find((x) => x.template === 'qwen3' && x.conversation === 'thinking_indented_code' && !x.add_generation_prompt && !x.extra)!;
+    expect(c.expected).toContain('<|im_start|>assistant\n    def 인사():\n');
+    expect(templateFor('qwen3').render(c.messages)).toBe(c.expected);
   });
   for (const c of renderings.cases) {
     it(`${c.template} / ${c.conversation} / add_generation_prompt=${c.add_generation_prompt}${c.extra ? ` / ${JSON.stringify(c.extra)}` : ''}`, () => {

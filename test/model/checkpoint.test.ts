@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { initBackend } from '../../src/engine/backend.ts';
 import { loadModel, saveModel } from '../../src/model/checkpoint.ts';
 import { sequenceLogprobs } from '../../src/model/logprobs.ts';
-import { readSafetensors, writeSafetensors } from '../../src/model/safetensors.ts';
+import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../../src/model/safetensors.ts';
 import { loadConfig, parseConfig, paramShapes, countParams } from '../../src/model/config.ts';
 import { UserError } from '../../src/util/errors.ts';
 import { repoRoot } from '../helpers/cli.ts';
@@ -54,7 +54,7 @@ describe('config.json parsing', () => {
     expect(() => parseConfig(noHidden, 'c.json')).toThrow(/c\.json: missing "hidden_size"/);
     expect(() => parseConfig({ ...base, num_key_value_heads: 3 }, 'c.json')).toThrow(/must be a multiple of "num_key_value_heads" \(3\)/);
     expect(() => parseConfig({ ...base, hidden_act: 'gelu' }, 'c.json')).toThrow(/"hidden_act" "gelu" is not supported/);
-    expect(() => parseConfig({ ...base, rope_scaling: { rope_type: 'yarn', factor: 4 } }, 'c.json')).toThrow(/rope_scaling" type 'yarn' is not supported/);
+    expect(() => parseConfig({ ...base, rope_scaling: { rope_type: 'yarn', factor: 4 } }, 'c.json')).toThrow(/rope_scaling" rope_type 'yarn' is not implemented/);
   });
 });
 
@@ -87,6 +87,52 @@ describe('checkpoints', () => {
     expect(readdirSync(out).sort()).toEqual(['config.json', 'model.safetensors']);
     m.dispose();
     m2.dispose();
+  });
+
+  it('a BF16 model is written back BF16, byte for byte, with torch_dtype kept; dtype float32 on request', async () => {
+    // transformers configuration_utils.py reads `dtype` and the legacy `torch_dtype`; safetensors
+    // dtype strings: "BF16", "F16", "F32" (safetensors docs, the header format).
+    const src = join(FIX, 'mistral-bf16-sharded');
+    const m = await loadModel(src);
+    const out = join(tmp(), 'bf16');
+    await saveModel(m, out);
+    const h = readSafetensorsHeader(join(out, 'model.safetensors'));
+    expect(new Set([...h.tensors.values()].map((t) => t.dtype))).toEqual(new Set(['BF16']));
+    const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    expect(cfg.torch_dtype).toBe('bfloat16');
+    expect('dtype' in cfg).toBe(false);
+    // the saved bytes are the source's BF16 bytes (bf16 -> f32 -> bf16 is exact)
+    const rawBytes = (file: string, name: string) => {
+      const e = readSafetensorsHeader(file).tensors.get(name)!;
+      return readFileSync(file).subarray(e.begin, e.end);
+    };
+    const index = JSON.parse(readFileSync(join(src, 'model.safetensors.index.json'), 'utf8')).weight_map as Record<string, string>;
+    for (const name of ['model.embed_tokens.weight', 'model.layers.1.self_attn.k_proj.weight', 'model.norm.weight']) {
+      expect(Buffer.compare(rawBytes(join(out, 'model.safetensors'), name), rawBytes(join(src, index[name]), name))).toBe(0);
+    }
+    const f32 = join(tmp(), 'f32');
+    await saveModel(m, f32, { dtype: 'float32' });
+    expect(readSafetensorsHeader(join(f32, 'model.safetensors')).tensors.get('model.norm.weight')!.dtype).toBe('F32');
+    expect(JSON.parse(readFileSync(join(f32, 'config.json'), 'utf8')).torch_dtype).toBe('float32');
+    m.dispose();
+  });
+
+  it('config.json in transformers 5 form (`dtype`) keeps `dtype` and `torch_dtype` consistent', async () => {
+    const src = tmp();
+    cpSync(join(FIX, 'qwen2-bias'), src, { recursive: true });
+    const cfg = JSON.parse(readFileSync(join(src, 'config.json'), 'utf8'));
+    delete cfg.torch_dtype;
+    writeFileSync(join(src, 'config.json'), JSON.stringify({ ...cfg, dtype: 'bfloat16' }));
+    const m = await loadModel(src);
+    const out = join(tmp(), 'v5');
+    await saveModel(m, out);
+    const saved = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    expect([saved.dtype, 'torch_dtype' in saved]).toEqual(['bfloat16', false]);
+    expect(readSafetensorsHeader(join(out, 'model.safetensors')).tensors.get('model.norm.weight')!.dtype).toBe('BF16');
+    await saveModel(m, out, { dtype: 'float16' });
+    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).dtype).toBe('float16');
+    expect(readSafetensorsHeader(join(out, 'model.safetensors')).tensors.get('model.norm.weight')!.dtype).toBe('F16');
+    m.dispose();
   });
 
   it('a missing tensor is refused by name', async () => {

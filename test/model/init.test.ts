@@ -45,6 +45,19 @@ describe('random tiny models', () => {
     expect(() => tinyConfigJson({ ...spec, kvHeads: 3 })).toThrow(/--heads \(4\) must be a multiple of --kv-heads \(3\)/);
     expect(() => tinyConfigJson({ ...spec, hidden: 0 })).toThrow(/--hidden: expected a positive integer/);
     expect(() => tinyConfigJson({ ...spec, headDim: undefined, hidden: 36, heads: 4 })).toThrow(/even integer head size/);
+    // transformers configuration_utils validate_token_ids: a *_token_id must lie in [0, vocab_size - 1]
+    expect(() => tinyConfigJson({ ...spec, bosTokenId: spec.vocab })).toThrow(new RegExp(`bos_token_id ${spec.vocab} is outside the vocabulary`));
+    expect(() => tinyConfigJson({ ...spec, ropeTheta: 0 })).toThrow(/--rope-theta: expected a positive number/);
+  });
+
+  it('model init writes bos_token_id (<|endoftext|>, as Qwen2.5 does) in config.json and generation_config.json', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'ko-align-init-')), 'm');
+    const r = await initModelDir({ ...spec, arch: 'qwen2', vocab: 300, out, corpus: [...BUILTIN_KOREAN_CORPUS] });
+    const tc = JSON.parse(readFileSync(join(out, 'tokenizer.json'), 'utf8')) as { added_tokens: { id: number; content: string }[] };
+    const endoftext = tc.added_tokens.find((t) => t.content === '<|endoftext|>')!.id;
+    expect(r.config.bos_token_id).toBe(endoftext);
+    expect(JSON.parse(readFileSync(join(out, 'generation_config.json'), 'utf8')).bos_token_id).toBe(endoftext);
+    expect(parseConfig(r.config).bosTokenId).toBe(endoftext);
   });
 
   it('the tokenizer corpus is the built-in Korean text plus dataset strings, nested messages included', () => {

@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend } from '../../src/engine/backend.ts';
-import { embedLookup, engineOptions, linear, matmul, type LlamaModel } from '../../src/model/llama.ts';
+import { embedLookup, engineOptions, linear, matmul, LlamaModel as LlamaModelClass, type LlamaModel } from '../../src/model/llama.ts';
+import { parseConfig } from '../../src/model/config.ts';
 import { loadModel } from '../../src/model/checkpoint.ts';
 import { pickLogprobs, sequenceLogprobs, tokenLogprobs } from '../../src/model/logprobs.ts';
 import { repoRoot } from '../helpers/cli.ts';
@@ -198,6 +199,33 @@ describe('sliding-window attention (Mistral)', () => {
     }
     expect(maxAbsDiff(windowed.slice(7 * V), full.slice(7 * V))).toBeGreaterThan(1e-3);
     model.dispose();
+  });
+});
+
+describe('sliding-window attention per layer (Qwen2 / Qwen3)', () => {
+  // transformers models/qwen2/configuration_qwen2.py (commit 008e574) lines 84-93: with
+  // use_sliding_window, only layers i >= max_window_layers are "sliding_attention".
+  it('max_window_layers splits the layers: 0 = all windowed, 2 = none, 1 = only the second layer', async () => {
+    await initBackend('wasm', { log: () => {} });
+    const base = await loadModel(join(FIX, 'qwen2-bias')); // 2 layers
+    const ids = [5, 17, 200, 3, 9, 44, 8, 120];
+    const logits = (mwl: number | null) => {
+      const raw = mwl === null ? base.config.raw : { ...base.config.raw, use_sliding_window: true, sliding_window: 2, max_window_layers: mwl };
+      const m = new LlamaModelClass(parseConfig(raw), base.params);
+      return tf.tidy(() => Array.from(m.forward(tf.tensor2d([ids], undefined, 'int32')).dataSync()));
+    };
+    const full = logits(null);
+    const none = logits(2);
+    const all = logits(0);
+    const second = logits(1);
+    expect(maxAbsDiff(none, full)).toBe(0);
+    expect(maxAbsDiff(all, full)).toBeGreaterThan(1e-3);
+    expect(maxAbsDiff(second, full)).toBeGreaterThan(1e-3);
+    expect(maxAbsDiff(second, all)).toBeGreaterThan(1e-3);
+    // the first two tokens are inside a window of 2 everywhere: identical in all four
+    const V = base.config.vocabSize;
+    expect(maxAbsDiff(second.slice(0, 2 * V), full.slice(0, 2 * V))).toBeLessThan(1e-6);
+    base.dispose();
   });
 });
 

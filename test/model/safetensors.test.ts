@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readSafetensors, readSafetensorsDir, readSafetensorsHeader, writeSafetensors, type HostTensor } from '../../src/model/safetensors.ts';
+import { fromFloat32, readSafetensors, readSafetensorsDir, readSafetensorsHeader, toFloat32, writeSafetensors, type HostTensor } from '../../src/model/safetensors.ts';
 import { UserError } from '../../src/util/errors.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'ko-align-st-'));
@@ -53,6 +53,26 @@ describe('safetensors', () => {
     const r = readSafetensors(p);
     expect(Array.from(r.get('a')!.data)).toEqual([1.5, -2, 2 ** -24, Infinity, 0]);
     expect(Array.from(r.get('b')!.data)).toEqual([1.5, -2, 1]);
+  });
+
+  it('writes BF16 and F16 rounded to nearest even, as torch .to(dtype) does', async () => {
+    const bits = (x: number[], d: 'BF16' | 'F16') => Array.from(new Uint16Array(fromFloat32(Float32Array.from(x), d).slice().buffer));
+    // 1/3 = 0x3eaaaaab; bf16 keeps the top 16 bits rounded: 0x3eab. 1 + 2^-8 is a bf16 tie -> even (1.0)
+    expect(bits([1 / 3, 1 + 2 ** -8, 1 + 3 * 2 ** -8, -2, NaN], 'BF16')).toEqual([0x3eab, 0x3f80, 0x3f82, 0xc000, 0x7fc0]);
+    // half: 65504 is the largest finite, 65520 rounds to inf, 2^-24 the smallest subnormal, 2^-25 ties to 0
+    expect(bits([1 / 3, 65504, 65520, 2 ** -24, 2 ** -25, 1.5 * 2 ** -25, -0, Infinity], 'F16')).toEqual([0x3555, 0x7bff, 0x7c00, 0x0001, 0x0000, 0x0001, 0x8000, 0x7c00]);
+    // every finite half / bfloat16 value survives float32 and back unchanged
+    const all = new Uint16Array(65536).map((_, i) => i);
+    for (const d of ['F16', 'BF16'] as const) {
+      const finite = all.filter((h) => (d === 'F16' ? (h & 0x7c00) !== 0x7c00 : (h & 0x7f80) !== 0x7f80));
+      const back = new Uint16Array(fromFloat32(toFloat32(new Uint8Array(finite.buffer), d), d).slice().buffer);
+      expect(back).toEqual(finite);
+    }
+    const dir = tmp();
+    const p = join(dir, 'b.safetensors');
+    await writeSafetensors(p, { '가중치': { shape: [2], data: Float32Array.from([0.5, -3]) } }, { format: 'pt' }, 'BF16');
+    expect(readSafetensorsHeader(p).tensors.get('가중치')?.dtype).toBe('BF16');
+    expect(Array.from(readSafetensors(p).get('가중치')!.data)).toEqual([0.5, -3]);
   });
 
   it('reads a sharded checkpoint through model.safetensors.index.json', async () => {

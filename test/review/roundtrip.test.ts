@@ -147,7 +147,7 @@ describe('Argilla round trip', () => {
     const rec = records.find((x: { id: string }) => x.id === DAEHAN);
     expect(rec.fields).toEqual({ instruction: '대한민국의 수도는 어디인가요?', answer: '대한민국의 수도는 서울입니다.', judge_reason: '정확하고 자연스러운 답변' });
     expect(rec.metadata).toMatchObject({ judge_score: 9, judge_status: 'ok', judge_model: 'heuristic-v1' });
-    expect(rec.suggestions).toEqual({ decision: { value: 'accept', score: 9, agent: 'heuristic-v1' } });
+    expect(rec.suggestions).toEqual({ decision: { value: 'accept', score: 8 / 9, agent: 'heuristic-v1' } }); // judge 9 on 1-10 -> [0, 1]
     expect(settings.guidelines).toContain('검수 지침');
     expect(settings.fields.map((f: { name: string }) => f.name)).toEqual(['instruction', 'answer', 'judge_reason']);
     expect(settings.questions.map((q: { name: string; settings: { type: string } }) => [q.name, q.settings.type])).toEqual([

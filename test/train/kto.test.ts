@@ -2,7 +2,7 @@ import { cp, mkdtemp, readFile, rm, writeFile, readdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { prepareKtoData, tokenizeKtoRows, trainKto, validateKtoConfig, type KtoRunResult } from '../../src/train/kto.ts';
+import { prepareKtoData, tokenizeKtoRows, trainKto, unpairPreferenceRows, validateKtoConfig, type KtoRunResult } from '../../src/train/kto.ts';
 import { makeTestTokenizer } from '../fixtures/tokenizer/tokenizers.ts';
 import { repoRoot } from '../helpers/cli.ts';
 import { lookupRefCache } from '../../src/train/ref-cache.ts';
@@ -148,5 +148,47 @@ describe('KTO datasets as published', () => {
     // Messages rows with LLaMA-Factory's kto_tag are KTO rows without asking.
     const tagged = rows.slice(0, 2).map(({ messages }, i) => ({ messages, kto_tag: i === 0 }));
     expect(tokenizeKtoRows(tagged, 'tagged.jsonl', 'auto', tok, lens).map((e) => e.label)).toEqual([true, false]);
+  });
+});
+
+describe("TRL's unpair_preference_dataset for KTO", () => {
+  // trl/data_utils.py _unpair_row (lines 440-451 at f2cd577): completion = chosen + rejected,
+  // label = [True]*n + [False]*n, prompt and the other columns duplicated, per map batch.
+  it('turns prompt/chosen/rejected rows into unpaired rows: all chosen first, then all rejected', () => {
+    const rows = [
+      { prompt: '서울의 수도 지위는?', chosen: '서울은 한국의 수도입니다.', rejected: '부산이 수도입니다.', source: 'a' },
+      { prompt: '김치의 재료는?', chosen: '배추와 고춧가루입니다.', rejected: '모르겠습니다.', source: 'b' },
+    ];
+    expect(unpairPreferenceRows(rows)).toEqual([
+      { prompt: '서울의 수도 지위는?', completion: '서울은 한국의 수도입니다.', label: true, source: 'a' },
+      { prompt: '김치의 재료는?', completion: '배추와 고춧가루입니다.', label: true, source: 'b' },
+      { prompt: '서울의 수도 지위는?', completion: '부산이 수도입니다.', label: false, source: 'a' },
+      { prompt: '김치의 재료는?', completion: '모르겠습니다.', label: false, source: 'b' },
+    ]);
+    const plain = [{ prompt: '질문', completion: '답', label: true }];
+    expect(unpairPreferenceRows(plain)).toBe(plain);
+    expect(() => unpairPreferenceRows([{ chosen: 'a', rejected: 'b' }], 'p.jsonl')).toThrow(/p\.jsonl: preference rows need a 'prompt'/);
+  });
+});
+
+describe('KTO truncation: current TRL and TRL < 0.20', () => {
+  // trl/trainer/kto_trainer.py at f2cd577: rows whose prompt alone reaches max_length are dropped
+  // (lines 1088-1094), then the collator keeps the first max_length tokens (lines 377-380);
+  // KTOConfig no longer has max_prompt_length / max_completion_length.
+  const rows = [
+    { prompt_input_ids: [1, 2, 3, 4], completion_input_ids: [5, 6, 7, 8, 9], label: true },
+    { prompt_input_ids: [1, 2, 3, 4, 5, 6], completion_input_ids: [7], label: false },
+  ];
+  it('without max_prompt_length: prompts stay whole, the sequence is cut at max_length, full prompts are dropped', () => {
+    expect(validateKtoConfig({ model: 'm', output_dir: 'o', dataset: { path: 'd.jsonl' } }).max_prompt_length).toBeUndefined();
+    const ex = tokenizeKtoRows(rows, 'kto.jsonl', 'pretokenized', null, { max_length: 6 });
+    expect(ex).toEqual([{ prompt_ids: [1, 2, 3, 4], completion_ids: [5, 6], label: true }]);
+  });
+  it('with max_prompt_length (TRL < 0.20 configs): the prompt keeps its last tokens', () => {
+    const ex = tokenizeKtoRows(rows, 'kto.jsonl', 'pretokenized', null, { max_length: 6, max_prompt_length: 3, max_completion_length: 2 });
+    expect(ex.map((e) => [e.prompt_ids, e.completion_ids])).toEqual([
+      [[2, 3, 4], [5, 6]],
+      [[4, 5, 6], [7]],
+    ]);
   });
 });

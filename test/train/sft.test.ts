@@ -57,7 +57,7 @@ describe('chat-template masking', () => {
 });
 
 describe('multi-turn masking', () => {
-  it('trains every assistant turn of a messages row and no system or user turn', async () => {
+  it('assistant_only_loss: trains every assistant turn of a messages row and no system or user turn', async () => {
     const tok = await loadTokenizer(modelDir);
     const path = join(tmp('multi'), 'chat.jsonl');
     const messages = [
@@ -68,10 +68,64 @@ describe('multi-turn masking', () => {
       { role: 'assistant', content: '오늘은 맑습니다.' },
     ];
     writeFileSync(path, `${JSON.stringify({ messages })}\n`);
-    const data = await prepareSftData(cfgFor(tmp('multi-out'), { dataset: { path }, max_length: 512 }), tok);
+    const data = await prepareSftData(cfgFor(tmp('multi-out'), { dataset: { path }, max_length: 512, assistant_only_loss: true }), tok);
     const ex = data.train[0];
     const trained = ex.input_ids.filter((_, t) => ex.labels[t] !== IGNORE_INDEX);
     expect(tok.decode(trained)).toBe('안녕하세요! 무엇을 도와드릴까요?<|im_end|>오늘은 맑습니다.<|im_end|>');
+  });
+
+  // TRL SFTTrainer (trl/trainer/sft_trainer.py tokenize_fn, lines 1457-1513 at f2cd577):
+  // conversations train the whole sequence unless assistant_only_loss; prompt-completion rows
+  // train the completion unless completion_only_loss is false; {"text"} rows are language
+  // modelling with eos appended when missing (add_eos, 1439-1441).
+  it("TRL's default: a messages row trains its whole rendered conversation", async () => {
+    const tok = await loadTokenizer(modelDir);
+    const path = join(tmp('whole'), 'chat.jsonl');
+    const messages = [
+      { role: 'user', content: '안녕하세요?' },
+      { role: 'assistant', content: '반갑습니다.' },
+    ];
+    writeFileSync(path, `${JSON.stringify({ messages })}\n`);
+    const ex = (await prepareSftData(cfgFor(tmp('whole-out'), { dataset: { path }, max_length: 512 }), tok)).train[0];
+    expect(ex.labels).toEqual(ex.input_ids);
+    expect(tok.decode(ex.input_ids)).toBe(tok.applyChatTemplate(messages));
+  });
+
+  it('reads a LLaMA-Factory dataset_info.json entry (dataset.name) and a Hugging Face shard folder', async () => {
+    const tok = await loadTokenizer(modelDir);
+    const dir = tmp('lf');
+    // LLaMA-Factory data/README.md: {"name": {"file_name", "columns": {"prompt", "response"}}}
+    writeFileSync(join(dir, 'dataset_info.json'), JSON.stringify({ ko: { file_name: 'ko.json', columns: { prompt: '질문', response: '답' } } }));
+    writeFileSync(join(dir, 'ko.json'), JSON.stringify(ROWS.map((r) => ({ 질문: r.instruction, 답: r.output }))));
+    const lf = await prepareSftData(cfgFor(tmp('lf-out'), { dataset: { path: join(dir, 'dataset_info.json'), name: 'ko' }, max_length: 512 }), tok);
+    expect(lf.train).toHaveLength(ROWS.length);
+    lf.train.forEach((ex, i) => expect(tok.decode(ex.input_ids.filter((_, t) => ex.labels[t] !== IGNORE_INDEX))).toBe(`${ROWS[i].output}<|im_end|>`));
+    // the same rows as Parquet shards of a Hugging Face dataset folder
+    const { writeRows } = await import('../../src/data/io.ts');
+    const hf = tmp('hf');
+    await writeRows(join(hf, 'data', 'train-00000-of-00002.parquet'), ROWS.slice(0, 3));
+    await writeRows(join(hf, 'data', 'train-00001-of-00002.parquet'), ROWS.slice(3));
+    const fromHf = await prepareSftData(cfgFor(tmp('hf-out'), { dataset: { path: hf }, max_length: 512 }), tok);
+    const direct = await prepareSftData(cfgFor(tmp('hf-direct'), { max_length: 512 }), tok);
+    expect(fromHf.train).toEqual(direct.train);
+  });
+
+  it('completion_only_loss false trains prompt and completion of alpaca rows', async () => {
+    const tok = await loadTokenizer(modelDir);
+    const data = await prepareSftData(cfgFor(tmp('co'), { max_length: 512, completion_only_loss: false }), tok);
+    for (const ex of data.train) expect(ex.labels).toEqual(ex.input_ids);
+  });
+
+  it('{"text"} rows train as language modelling: the text plus eos, no chat template', async () => {
+    const tok = await loadTokenizer(modelDir);
+    const path = join(tmp('lm'), 'text.jsonl');
+    writeFileSync(path, `${JSON.stringify({ text: '한국어 문장을 그대로 학습합니다.' })}\n${JSON.stringify({ 본문: '다른 열 이름' })}\n`);
+    const data = await prepareSftData(cfgFor(tmp('lm-out'), { dataset: { path, format: 'text' }, max_length: 512 }), tok).catch((e) => e);
+    expect(String(data)).toMatch(/row 2: 'text' must be a string \(dataset_text_field\)/);
+    writeFileSync(path, `${JSON.stringify({ 본문: '한국어 문장을 그대로 학습합니다.' })}\n`);
+    const ex = (await prepareSftData(cfgFor(tmp('lm-out2'), { dataset: { path }, max_length: 512, dataset_text_field: '본문' }), tok)).train[0];
+    expect(ex.labels).toEqual(ex.input_ids);
+    expect(tok.decode(ex.input_ids)).toBe(`한국어 문장을 그대로 학습합니다.${tok.eosToken}`);
   });
 });
 
@@ -155,6 +209,36 @@ describe('LoRA', () => {
     base.dispose();
     mergedDisk.dispose();
     ad.dispose();
+  });
+});
+
+describe('TRL keys with no effect', () => {
+  it('trainSft logs one warning line per accepted key that changes nothing (TRL SFTConfig bf16, report_to)', async () => {
+    const logs: string[] = [];
+    await trainSft(cfgFor(tmp('warn'), { bf16: true, report_to: ['wandb'], gradient_checkpointing: false, max_steps: 1 }), { log: (l) => logs.push(l) });
+    const warnings = logs.filter((l) => l.startsWith('sft: warning: '));
+    expect(warnings).toEqual([
+      "sft: warning: config: 'bf16' is accepted but has no effect here: training computes in float32; the checkpoint keeps the model dtype (save_dtype chooses)",
+      "sft: warning: config: 'report_to' is accepted but has no effect here: metrics go to output_dir/metrics.jsonl",
+    ]);
+  });
+});
+
+describe('train sft --adapter', () => {
+  it('continues training a PEFT adapter with its own r / alpha / use_rslora, starting from its weights', async () => {
+    const first = await trainSft(cfgFor(tmp('ad-a'), { lora: { r: 4, alpha: 8, dropout: 0, target_modules: ['q_proj'], merge: false, use_rslora: true } }), { log: () => {} });
+    const cfg = cfgFor(tmp('ad-b'), { adapter: first.finalDir, max_steps: 1 });
+    expect(cfg.adapter).toBe(first.finalDir);
+    const second = await trainSft(cfg, { log: () => {} });
+    const saved = JSON.parse(readFileSync(join(second.finalDir, 'adapter_config.json'), 'utf8'));
+    expect([saved.r, saved.lora_alpha, saved.use_rslora, saved.target_modules]).toEqual([4, 8, true, ['q_proj']]);
+    const a = readSafetensors(join(first.finalDir, 'adapter_model.safetensors'));
+    const b = readSafetensors(join(second.finalDir, 'adapter_model.safetensors'));
+    const key = 'base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight';
+    const diff = Math.max(...Array.from(a.get(key)!.data).map((v, i) => Math.abs(v - b.get(key)!.data[i])));
+    expect(diff).toBeGreaterThan(0); // trained further
+    expect(diff).toBeLessThan(0.5); // from the saved weights, not from a fresh zero B
+    expect(Array.from(a.get(key)!.data).some((v) => v !== 0)).toBe(true);
   });
 });
 

@@ -29,6 +29,8 @@ export const judgeStageSchema: Schema = {
   batch_size: { type: 'integer', min: 1, default: 256, help: 'rows judged concurrently per batch (the stream stays in order)' },
   cache: { type: 'string', optional: true, help: 'judge cache file (default <run dir>/judge-cache.jsonl)' },
   max_failed_fraction: { type: 'number', min: 0, max: 1, default: 0.5, help: 'fail the stage when more than this fraction of rows could not be judged (every row failing always fails); scored rows stay in the cache' },
+  token_limit_param: { type: 'string', enum: ['max_completion_tokens', 'max_tokens'], default: 'max_completion_tokens', help: 'how the answer limit is sent (max_tokens for servers that need the old name)' },
+  temperature_param: { type: 'string', enum: ['auto', 'always', 'never'], default: 'auto', help: 'send the rubric temperature: auto leaves it out for models that reject it (o1/o3/o4/gpt-5)' },
 };
 
 export interface JudgeStageParams {
@@ -45,6 +47,8 @@ export interface JudgeStageParams {
   batch_size: number;
   cache?: string;
   max_failed_fraction: number;
+  token_limit_param: 'max_completion_tokens' | 'max_tokens';
+  temperature_param: 'auto' | 'always' | 'never';
 }
 
 export const judgeStage: StageFactory = (params, where): Stage => {
@@ -65,6 +69,8 @@ export const judgeStage: StageFactory = (params, where): Stage => {
             concurrency: p.concurrency,
             maxRetries: p.max_retries,
             timeoutMs: p.timeout_ms,
+            tokenLimitParam: p.token_limit_param,
+            temperature: p.temperature_param,
             cachePath: p.cache ?? join(ctx.workDir, 'judge-cache.jsonl'),
             promptField: 'prompt',
             answerField: 'answer',
