@@ -38,7 +38,7 @@ describe('ko-align train sft', () => {
     const r = runCli(['train', 'sft', '--config', cfg, '--format', 'chatml']);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/^ko-align: error: .*fmt\.yaml: key 'dataset\.format' must be one of auto \| alpaca \| sharegpt \| messages \| prompt_completion \| pretokenized, got "chatml"/);
+    expect(r.stderr).toMatch(/^ko-align: error: .*fmt\.yaml: key 'dataset\.format' must be one of auto \| alpaca \| sharegpt \| messages \| prompt_completion \| pretokenized \| text, got "chatml"/);
     // A valid --format is used: alpaca rows read as messages fail on row 1, naming the file.
     const data = join(dir, 'alpaca.jsonl');
     writeFileSync(data, `${JSON.stringify({ instruction: '인사해 줘', output: '안녕하세요' })}\n`);

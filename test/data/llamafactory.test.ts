@@ -68,7 +68,7 @@ describe('LLaMA-Factory dataset_info.json', () => {
   it('kto_tag labels, pre-training {prompt: text}, and the OpenAI-style tags', async () => {
     const dir = project();
     const kto = await readLlamaFactoryDataset(join(dir, 'dataset_info.json'), 'ko_kto');
-    expect(kto.map((r) => toExample(r).label)).toEqual([true, false]);
+    expect(kto.map((r) => toExample(r, undefined, 'row', { kto: true }).label)).toEqual([true, false]);
     expect(await readLlamaFactoryDataset(dir, 'ko_pretrain')).toEqual([{ text: '한국어 문서 하나.' }]);
     const [chat] = await readLlamaFactoryDataset(dir, 'ko_openai');
     expect(toExample(chat).messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant']);

@@ -75,10 +75,11 @@ describe('multi-turn masking', () => {
   });
 
   // TRL SFTTrainer (trl/trainer/sft_trainer.py tokenize_fn, lines 1457-1513 at f2cd577):
-  // conversations train the whole sequence unless assistant_only_loss; prompt-completion rows
+  // conversations train the whole sequence unless assistant_only_loss (our default: true, the
+  // method trains answers); prompt-completion rows
   // train the completion unless completion_only_loss is false; {"text"} rows are language
   // modelling with eos appended when missing (add_eos, 1439-1441).
-  it("TRL's default: a messages row trains its whole rendered conversation", async () => {
+  it("assistant_only_loss: false (TRL's default; ours is true): a messages row trains its whole rendered conversation", async () => {
     const tok = await loadTokenizer(modelDir);
     const path = join(tmp('whole'), 'chat.jsonl');
     const messages = [
@@ -86,7 +87,9 @@ describe('multi-turn masking', () => {
       { role: 'assistant', content: '반갑습니다.' },
     ];
     writeFileSync(path, `${JSON.stringify({ messages })}\n`);
-    const ex = (await prepareSftData(cfgFor(tmp('whole-out'), { dataset: { path }, max_length: 512 }), tok)).train[0];
+    const assistantOnly = (await prepareSftData(cfgFor(tmp('whole-out0'), { dataset: { path }, max_length: 512 }), tok)).train[0];
+    expect(assistantOnly.labels.filter((l) => l !== IGNORE_INDEX).length).toBeLessThan(assistantOnly.input_ids.length);
+    const ex = (await prepareSftData(cfgFor(tmp('whole-out'), { dataset: { path }, max_length: 512, assistant_only_loss: false }), tok)).train[0];
     expect(ex.labels).toEqual(ex.input_ids);
     expect(tok.decode(ex.input_ids)).toBe(tok.applyChatTemplate(messages));
   });
