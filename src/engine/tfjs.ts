@@ -26,3 +26,7 @@ if (!g.__koAlignTfjsHook && typeof register === 'function') {
 
 await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
 await import('@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js');
+
+// The memory-lean backward pass (frees each op's saved tensors and output gradients once used).
+const { installLeanBackprop } = await import('./backprop.ts');
+installLeanBackprop();
