@@ -14,7 +14,8 @@ import { errorOf } from '../helpers/errors.ts';
 import { UserError } from '../../src/util/errors.ts';
 import { readAllRows, type Row } from '../../src/data/io.ts';
 import { repoRoot } from '../helpers/cli.ts';
-import { chatReply, errorReply, startOpenAIServer, isolateOpenAIEnv, type OpenAIServer } from '../helpers/openai-server.ts';
+import { chatReply, errorReply, startOpenAIServer, type OpenAIServer } from '../helpers/openai-server.ts';
+import { isolateOpenAIEnv } from '../helpers/openai-env.ts';
 
 const sample = join(repoRoot, 'datasets', 'ko-instruct-sample.jsonl');
 const config = join(repoRoot, 'configs', 'curate.yaml');

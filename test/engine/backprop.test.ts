@@ -14,10 +14,10 @@ const engine = () => tf.engine() as unknown as { gradients: Gradients };
 
 /** A deep chain with broadcasting, a reused input, softmax and matmuls; `probe` sees the bytes alive when backward reaches the first op. */
 function chain(x: tf.Tensor, w: tf.Tensor, probe: { bytes: number }): tf.Tensor {
-  const mark = tf.customGrad((a: tf.Tensor, save: tf.GradSaveFunc) => {
+  const mark = tf.customGrad(((a: tf.Tensor, save: tf.GradSaveFunc) => {
     save([]);
     return { value: tf.clone(a), gradFunc: (dy: tf.Tensor) => { probe.bytes = tf.memory().numBytes; return [tf.clone(dy)]; } };
-  }) as (a: tf.Tensor) => tf.Tensor;
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (a: tf.Tensor) => tf.Tensor;
   let h = mark(x);
   for (let i = 0; i < 6; i++) {
     const s = tf.softmax(tf.matMul(h, w));

@@ -18,7 +18,6 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, beforeEach } from 'vitest';
 
 export interface ServerRequest {
   method: string;
@@ -270,22 +269,4 @@ if (process.argv[1] && import.meta.url === (await import('node:url')).pathToFile
   process.stdout.write(JSON.stringify({ baseURL: server.baseURL }) + '\n');
   process.stdin.resume();
   process.stdin.on('end', () => void server.close().then(() => process.exit(0)));
-}
-
-/**
- * Clears OPENAI_BASE_URL / OPENAI_API_KEY before each test (so nothing reaches a real endpoint or
- * picks the caller's key), restores them after, and closes the server `current()` returns.
- */
-export function isolateOpenAIEnv(current: () => OpenAIServer | undefined, reset: () => void): void {
-  const saved = { base: process.env.OPENAI_BASE_URL, key: process.env.OPENAI_API_KEY };
-  beforeEach(() => {
-    delete process.env.OPENAI_BASE_URL;
-    delete process.env.OPENAI_API_KEY;
-  });
-  afterEach(async () => {
-    await current()?.close();
-    reset();
-    if (saved.base !== undefined) process.env.OPENAI_BASE_URL = saved.base;
-    if (saved.key !== undefined) process.env.OPENAI_API_KEY = saved.key;
-  });
 }

@@ -11,7 +11,8 @@ import { judgeRows } from '../../src/judge/job.ts';
 import { readAllRows } from '../../src/data/io.ts';
 import { repoRoot } from '../helpers/cli.ts';
 import { errorOf } from '../helpers/errors.ts';
-import { chatReply, isolateOpenAIEnv, startOpenAIServer, type OpenAIServer } from '../helpers/openai-server.ts';
+import { chatReply, startOpenAIServer, type OpenAIServer } from '../helpers/openai-server.ts';
+import { isolateOpenAIEnv } from '../helpers/openai-env.ts';
 
 let server: OpenAIServer | undefined;
 isolateOpenAIEnv(() => server, () => (server = undefined));

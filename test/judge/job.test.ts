@@ -7,7 +7,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { UserError } from '../../src/util/errors.ts';
 import { errorOf } from '../helpers/errors.ts';
 import { heuristicJudge, HEURISTIC_MODEL } from '../../src/judge/heuristic.ts';
-import { chatReply, errorReply, startOpenAIServer, type OpenAIServer, isolateOpenAIEnv } from '../helpers/openai-server.ts';
+import { chatReply, errorReply, startOpenAIServer, type OpenAIServer } from '../helpers/openai-server.ts';
+import { isolateOpenAIEnv } from '../helpers/openai-env.ts';
 import { repoRoot } from '../helpers/cli.ts';
 
 const quality = join(repoRoot, 'judges', 'quality-ko.yaml');

@@ -6,7 +6,8 @@ import { judgeStage } from '../../src/curate/stages/judge.ts';
 import { getStageFactory } from '../../src/curate/registry.ts';
 import type { Decision } from '../../src/curate/stage.ts';
 import type { Row } from '../../src/data/row.ts';
-import { chatReply, errorReply, startOpenAIServer, type OpenAIServer, isolateOpenAIEnv } from '../helpers/openai-server.ts';
+import { chatReply, errorReply, startOpenAIServer, type OpenAIServer } from '../helpers/openai-server.ts';
+import { isolateOpenAIEnv } from '../helpers/openai-env.ts';
 
 let server: OpenAIServer | undefined;
 isolateOpenAIEnv(() => server, () => (server = undefined));

@@ -8,7 +8,8 @@ import { runDirOf, runPipeline, shareJudgeCache } from '../../src/pipeline/run.t
 import { runCuration } from '../../src/curate/pipeline.ts';
 import { judgeRows } from '../../src/judge/job.ts';
 import { writeFileSync } from 'node:fs';
-import { chatReply, startOpenAIServer, isolateOpenAIEnv, type OpenAIServer } from '../helpers/openai-server.ts';
+import { chatReply, startOpenAIServer, type OpenAIServer } from '../helpers/openai-server.ts';
+import { isolateOpenAIEnv } from '../helpers/openai-env.ts';
 import { repoRoot } from '../helpers/cli.ts';
 
 /** The quickstart config at reduced size: fewer steps, prompts and eval items. */
