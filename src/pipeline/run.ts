@@ -32,7 +32,7 @@ import { hashModelWeights } from '../train/ref-cache.ts';
 import { trainSft, validateSftConfig } from '../train/sft.ts';
 import { UserError } from '../util/errors.ts';
 import { sha256, stableStringify, writeFileAtomic } from '../util/fs.ts';
-import { sanitizeUrlsDeep } from '../util/redact.ts';
+import { sanitizeUrl, sanitizeUrlsDeep } from '../util/redact.ts';
 import { mulberry32 } from '../util/random.ts';
 import { pipelineSchema, type PipelineConfig } from './config.ts';
 import { renderPipelineReport, type PipelineReportInput } from './report.ts';
@@ -252,16 +252,16 @@ export async function runPipeline(configPath: string, opts: PipelineOptions = {}
   const sweepDir = join(runDir, 'sweep');
   const sweepYaml = join(runDir, 'sweep.yaml');
   const sweepRaw = { name: pc.name, output_dir: sweepDir, base_config: ktoYaml, search: pc.sweep.search, gate: pc.sweep.gate, selection: pc.sweep.selection, backend: pc.backend };
-  await writeFileAtomic(sweepYaml, toYaml(sweepRaw));
+  const sweepSecrets = await writeSweepConfig(sweepYaml, sweepRaw);
   const sweepFp = fp(sweepRaw, ktoCfgRaw, sftFp, ktoSha);
   if (state.stages.sweep && state.stages.sweep.fingerprint !== sweepFp) await rm(sweepDir, { recursive: true, force: true });
   let sweep!: SweepResult;
   await stage('sweep', sweepFp, [join(sweepDir, 'rounds.parquet'), join(sweepDir, 'report.html')], async () => {
-    sweep = await runSweep(sweepYaml, opts.sweepDeps ?? defaultSweepDeps(log));
+    sweep = await runSweep(sweepYaml, opts.sweepDeps ?? defaultSweepDeps(log), { sets: sweepSecrets });
     return { rounds: sweep.rounds.length, passed: sweep.rounds.filter((r) => r.verdict === 'pass').length, best: sweep.best?.round ?? null };
   });
   // A skipped sweep re-reads its finished rounds (nothing is retrained).
-  sweep ??= await runSweep(sweepYaml, opts.sweepDeps ?? defaultSweepDeps(log));
+  sweep ??= await runSweep(sweepYaml, opts.sweepDeps ?? defaultSweepDeps(log), { sets: sweepSecrets });
 
   // ---- eval ----
   let evals: EvalMcResult[] = [];
@@ -309,3 +309,12 @@ export async function runPipeline(configPath: string, opts: PipelineOptions = {}
   return { runDir, reportPath, reportMdPath, skipped, sweep, eval: evals };
 }
 
+/**
+ * Writes the sweep's config with every URL sanitised (no userinfo, no secret query parameters)
+ * and returns the `--set` overrides that give the sweep the real gate URL in memory only.
+ */
+export async function writeSweepConfig(path: string, raw: { gate?: { base_url?: string } } & Record<string, unknown>): Promise<string[]> {
+  await writeFileAtomic(path, toYaml(sanitizeUrlsDeep(raw)));
+  const url = raw.gate?.base_url;
+  return url && sanitizeUrl(url) !== url ? [`gate.base_url=${url}`] : [];
+}

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readAllRows } from '../../src/data/io.ts';
-import { runDirOf, runPipeline, shareJudgeCache } from '../../src/pipeline/run.ts';
+import { runDirOf, runPipeline, shareJudgeCache, writeSweepConfig } from '../../src/pipeline/run.ts';
+import { loadConfig } from '../../src/config/schema.ts';
+import { sweepSchema, type SweepConfig } from '../../src/sweep/config.ts';
 import { runCuration } from '../../src/curate/pipeline.ts';
 import { judgeRows } from '../../src/judge/job.ts';
 import { writeFileSync } from 'node:fs';
@@ -137,5 +139,23 @@ describe('the run name stays inside runs_dir', () => {
     const config = join(repoRoot, 'configs/quickstart.yaml');
     await expect(runPipeline(config, { sets: [`runs_dir=${join(runs, 'runs')}`, 'name=../../x'], log: () => {} })).rejects.toThrow(/key 'name' must name a directory inside runs_dir/);
     expect(existsSync(join(runs, 'runs'))).toBe(false);
+  });
+});
+
+describe('the sweep config a run writes', () => {
+  it('stores the gate URL without userinfo or secret parameters; the sweep still gets the real one in memory', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ko-sweep-yaml-'));
+    const path = join(dir, 'sweep.yaml');
+    const url = 'http://judge:s3cr3t-pass@127.0.0.1:9/v1?api-key=sk-abcdef1234567890abcdef&region=kr';
+    const raw = { name: '한국어', output_dir: join(dir, 'sweep'), base_config: join(dir, 'kto.yaml'), search: { method: 'grid', space: { beta: [0.1] } }, gate: { scorer: 'judge', base_url: url } };
+    const sets = await writeSweepConfig(path, raw);
+    const text = await readFile(path, 'utf8');
+    expect(text).not.toContain('s3cr3t-pass');
+    expect(text).not.toContain('sk-abcdef1234567890abcdef');
+    expect(text).toContain('127.0.0.1:9/v1');
+    const cfg = await loadConfig<SweepConfig>(path, sweepSchema, sets);
+    expect(cfg.gate.base_url).toBe(url);
+    // nothing secret: no override needed
+    expect(await writeSweepConfig(path, { ...raw, gate: { scorer: 'judge', base_url: 'http://127.0.0.1:9/v1' } })).toEqual([]);
   });
 });
