@@ -135,7 +135,8 @@ function torch(mode: Mode, modelDir: string, work: string): SideResult | undefin
   const r = spawnSync(PY, args, { encoding: 'utf8', env: { ...process.env, KO_ALIGN_REF_DIR: dirname(REF) } });
   const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
   if (r.status !== 0 || !line) {
-    process.stderr.write(`bench real: PyTorch ${mode} skipped (${r.stderr.trim().split('\n').pop() ?? 'no output'})\n`);
+    const why = r.signal ? `killed by ${r.signal}, most likely out of memory` : (r.stderr.trim().split('\n').pop() ?? 'no output');
+    process.stderr.write(`bench real: PyTorch ${mode} skipped (${why})\n`);
     return undefined;
   }
   const j = JSON.parse(line) as { step_seconds: number[]; tokens_per_s: number; peak_rss_mib: number };
