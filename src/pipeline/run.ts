@@ -313,7 +313,7 @@ export async function runPipeline(configPath: string, opts: PipelineOptions = {}
  * Writes the sweep's config with every URL sanitised (no userinfo, no secret query parameters)
  * and returns the `--set` overrides that give the sweep the real gate URL in memory only.
  */
-export async function writeSweepConfig(path: string, raw: { gate?: { base_url?: string } } & Record<string, unknown>): Promise<string[]> {
+export async function writeSweepConfig(path: string, raw: { gate?: { base_url?: string } & Record<string, unknown> } & Record<string, unknown>): Promise<string[]> {
   await writeFileAtomic(path, toYaml(sanitizeUrlsDeep(raw)));
   const url = raw.gate?.base_url;
   return url && sanitizeUrl(url) !== url ? [`gate.base_url=${url}`] : [];
