@@ -33,6 +33,8 @@ export class BackendUnavailable extends Error {}
 type Loader = () => Promise<string>;
 
 let announced: string | undefined;
+/** The last line each caller's log got: a pipeline passing one log to every stage sees it once. */
+const announcedTo = new WeakMap<(line: string) => void, string>();
 
 /** The tfjs backend name currently active (after initBackend). */
 export function currentBackend(): string {
@@ -196,12 +198,13 @@ export async function initBackend(name: BackendName | string = 'auto', opts: Ini
     }
   }
   const line = `backend: ${chosen}${chosen === 'native' && nativeDetail ? ` (${nativeDetail})` : ''}`;
-  if (opts.log || announced !== line) {
+  if (opts.log ? announcedTo.get(opts.log) !== line : announced !== line) {
     // When the fast CPU path is missing, say once what to install (its reason names it).
     const nativeWhy = skipped.find((s) => s.startsWith('native:'));
     const hint = nativeWhy && (chosen === 'wasm' || chosen === 'cpu') ? `; for the faster native CPU backend: ${nativeWhy.slice('native: '.length)}` : '';
     log(skipped.length > 0 && name === 'auto' ? `${line} (auto; skipped ${skipped.map((s) => s.split(':')[0]).join(', ')}${hint})` : line);
-    if (!opts.log) announced = line;
+    if (opts.log) announcedTo.set(opts.log, line);
+    else announced = line;
   }
   return chosen;
 }

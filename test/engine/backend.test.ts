@@ -91,6 +91,15 @@ describe('initBackend', () => {
     expect(tf.tidy(() => tf.matMul(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]])).arraySync())).toEqual([[11]]);
   });
 
+  it('one log passed to several stages gets the backend line once (a pipeline run says it once)', async () => {
+    const lines: string[] = [];
+    const log = (l: string) => lines.push(l);
+    for (let i = 0; i < 3; i++) await initBackend('wasm', { log });
+    expect(lines).toEqual(['backend: wasm']);
+    await initBackend('cpu', { log });
+    expect(lines).toEqual(['backend: wasm', 'backend: cpu']);
+  });
+
   it('real cpu loads', async () => {
     expect(await initBackend('cpu', { log: () => {} })).toBe('cpu');
     expect(tf.getBackend()).toBe('cpu');
