@@ -57,3 +57,29 @@ export function outOfMemoryMessage(e: unknown): string {
 export function asUserOom(e: unknown): unknown {
   return isOutOfMemory(e) ? new UserError(outOfMemoryMessage(e)) : e;
 }
+
+/**
+ * Refuses, before the first step, a training run whose weights, gradients and AdamW moments
+ * alone (4 bytes each: weights + 3 x trainable) exceed the memory there is: the kernel's OOM
+ * killer would otherwise end the process mid-step without a word. Activations come on top, so
+ * this is a lower bound and never refuses a run that could fit.
+ */
+export function checkTrainingMemory(trainableParams: number): void {
+  if (!lastModel) return;
+  const weights = lastModel.params * 4;
+  const state = trainableParams * 4 * 3;
+  const need = weights + state;
+  const wasm = (() => {
+    try {
+      return tf.getBackend() === 'wasm';
+    } catch {
+      return false;
+    }
+  })();
+  const limit = wasm ? WASM_HEAP_BYTES : totalmem();
+  if (need <= limit) return;
+  const what = wasm ? "the wasm backend's 4 GiB heap" : `this machine's ${gb(limit)} of memory`;
+  throw new UserError(
+    `out of memory before training starts: ${lastModel.where}: ${(lastModel.params / 1e6).toFixed(0)}M parameters (${gb(weights)}) plus gradients and AdamW moments of ${(trainableParams / 1e6).toFixed(0)}M trainable ones (${gb(state)}) need at least ${gb(need)}, more than ${what}; train LoRA adapters (lora:) or fewer tensors (trainable:)${wasm ? ', or use --backend native' : ''}`,
+  );
+}

@@ -25,6 +25,7 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readSafetensors, writeSafetensors, type HostTensor } from '../model/safetensors.ts';
 import { UserError } from '../util/errors.ts';
+import { checkTrainingMemory } from '../engine/memory.ts';
 import { writeFileAtomicSync } from '../util/fs.ts';
 import { EpochOrder, type DataPosition } from './data.ts';
 import { AdamW, clipGradNorm, type OptimParam } from './optim.ts';
@@ -232,6 +233,7 @@ export async function train<B>(cfg: TrainLoopConfig, task: TrainTask<B>, opts: T
   const tty = opts.progress ?? Boolean(process.stderr.isTTY);
   if (task.numUnits === 0) throw new UserError('the training set is empty (no examples left after tokenization)');
   if (task.params.length === 0) throw new UserError('no trainable parameters (check `trainable` and `lora`)');
+  checkTrainingMemory(task.params.reduce((n, p) => n + p.variable.size, 0));
   const GA = cfg.gradient_accumulation_steps;
   const order = new EpochOrder(task.numUnits, cfg.per_device_train_batch_size, cfg.shuffle, cfg.seed);
   const total = totalSteps(cfg, order);
