@@ -3,6 +3,7 @@
  * allocation failure anywhere later (a RangeError from a TypedArray, the wasm heap's abort) is
  * turned into a message that names the model size, the limit that was hit and what to change.
  */
+import { readFileSync } from 'node:fs';
 import { freemem, totalmem } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../util/errors.ts';
@@ -58,17 +59,28 @@ export function asUserOom(e: unknown): unknown {
   return isOutOfMemory(e) ? new UserError(outOfMemoryMessage(e)) : e;
 }
 
+/** Memory the process can still take: Linux's MemAvailable (page cache counts as free), else freemem. */
+export function availableMemory(): number {
+  try {
+    const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return freemem();
+}
+
 /**
- * Refuses, before the first step, a training run whose weights, gradients and AdamW moments
- * alone (4 bytes each: weights + 3 x trainable) exceed the memory there is: the kernel's OOM
- * killer would otherwise end the process mid-step without a word. Activations come on top, so
- * this is a lower bound and never refuses a run that could fit.
+ * Refuses, before the first step, a training run whose gradients and AdamW moments (3 x 4 bytes
+ * per trainable parameter, allocated from here on; the weights are already loaded) exceed the
+ * memory still available: the kernel's OOM killer would otherwise end the process mid-step
+ * without a word. Activations come on top, so this never refuses a run that could fit.
+ * On wasm the whole set must fit the 4 GiB heap.
  */
-export function checkTrainingMemory(trainableParams: number): void {
+export function checkTrainingMemory(trainableParams: number, available = availableMemory()): void {
   if (!lastModel) return;
   const weights = lastModel.params * 4;
   const state = trainableParams * 4 * 3;
-  const need = weights + state;
   const wasm = (() => {
     try {
       return tf.getBackend() === 'wasm';
@@ -76,10 +88,11 @@ export function checkTrainingMemory(trainableParams: number): void {
       return false;
     }
   })();
-  const limit = wasm ? WASM_HEAP_BYTES : totalmem();
+  const need = wasm ? weights + state : state;
+  const limit = wasm ? WASM_HEAP_BYTES : available;
   if (need <= limit) return;
-  const what = wasm ? "the wasm backend's 4 GiB heap" : `this machine's ${gb(limit)} of memory`;
+  const what = wasm ? "more than the wasm backend's 4 GiB heap" : `with ${gb(limit)} of memory left after loading the model (${gb(totalmem())} in all)`;
   throw new UserError(
-    `out of memory before training starts: ${lastModel.where}: ${(lastModel.params / 1e6).toFixed(0)}M parameters (${gb(weights)}) plus gradients and AdamW moments of ${(trainableParams / 1e6).toFixed(0)}M trainable ones (${gb(state)}) need at least ${gb(need)}, more than ${what}; train LoRA adapters (lora:) or fewer tensors (trainable:)${wasm ? ', or use --backend native' : ''}`,
+    `out of memory before training starts: ${lastModel.where}: ${(lastModel.params / 1e6).toFixed(0)}M parameters (${gb(weights)}); the gradients and AdamW moments of ${(trainableParams / 1e6).toFixed(0)}M trainable ones need ${gb(state)} more, ${what}; train LoRA adapters (lora:) or fewer tensors (trainable:)${wasm ? ', or use --backend native' : ''}`,
   );
 }
