@@ -17,7 +17,7 @@ describe('ko-align toxicity score', () => {
     const r = runCli(['toxicity', 'score', '--input', input, '--output', output, '--field', 'answer']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^toxicity: 1\/2 toxic \(50\.0%\), mean 0\.\d{4}, scorer classifier:toxicity-ko-charngram-lr@[0-9a-f]{12}, threshold 0\.\d{4} -> /);
+    expect(r.stdout).toMatch(/^toxicity: 1\/2 toxic \(50\.0%\), mean 0\.\d{4}, scorer classifier:toxicity-ko-jamo-lr@[0-9a-f]{12}, threshold 0\.\d{4} -> /);
     const out = (await readFile(output, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(out.map((o) => [o.id, o.toxic])).toEqual([[1, true], [2, false]]);
     expect(out[0].toxicity).toBeGreaterThan(out[1].toxicity);
@@ -61,10 +61,10 @@ describe('ko-align toxicity score', () => {
 });
 
 describe('ko-align toxicity train', () => {
-  it('fails with one line when the data folder has no train.tsv', async () => {
+  it('fails with one line when a data folder has no train.tsv and no .tsv files', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tox-cli-'));
     const r = runCli(['toxicity', 'train', '--data', dir, '--out', join(dir, 'model')]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`ko-align: error: ${join(dir, 'train.tsv')}: file not found (--data must be a folder with the korean-hate-speech train.tsv)\n`);
+    expect(r.stderr).toBe(`ko-align: error: ${dir}: no train.tsv and no .tsv files\n`);
   });
 });
