@@ -27,7 +27,7 @@ function int(name: string, min = 0) {
 }
 
 export function register(program: Command): void {
-  const tox = program.command('toxicity').description('toxicity scoring (classifier | judge | moderation) and the embedded classifier');
+  const tox = program.command('toxicity').description('toxicity scoring (classifier | judge | moderation | combined) and the embedded classifier');
 
   tox
     .command('score')
@@ -45,9 +45,11 @@ export function register(program: Command): void {
     .option('--concurrency <n>', 'judge / moderation: requests in flight', int('--concurrency', 1))
     .option('--max-retries <n>', 'judge / moderation: retries on 429 / 5xx / timeouts', int('--max-retries'))
     .option('--cache <file>', 'judge: durable judge cache file')
+    .option('--combine <how>', 'combined: max | mean of the classifier and judge scores', 'max')
     .action(async (o) => {
       const s = await scoreToxicityFile(o.input, o.output, {
         scorer: o.scorer,
+        combine: o.combine,
         field: o.field,
         threshold: o.threshold,
         modelDir: o.modelDir,

@@ -38,7 +38,7 @@ describe('ko-align toxicity score', () => {
     await writeFile(input, '{"text": "안녕하세요"}\n');
     const r = runCli(['toxicity', 'score', '--input', input, '--output', join(dir, 'o.jsonl'), '--scorer', 'perspective']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe("ko-align: error: --scorer: unknown scorer 'perspective' (expected one of classifier, judge, moderation)\n");
+    expect(r.stderr).toBe("ko-align: error: --scorer: unknown scorer 'perspective' (expected one of classifier, judge, moderation, combined)\n");
   });
 
   it('fails with one line when the text field is absent', async () => {

@@ -71,7 +71,7 @@ describe('toxicity curation stage', () => {
 
   it('validates its params with the key path', () => {
     expect(() => getStageFactory('toxicity', 'c.yaml: stages[1]')({ scorer: 'perspective' }, 'c.yaml: stages[1]')).toThrow(
-      'c.yaml: stages[1]: key \'params.scorer\' must be one of classifier | judge | moderation, got "perspective"',
+      'c.yaml: stages[1]: key \'params.scorer\' must be one of classifier | judge | moderation | combined, got "perspective"',
     );
     expect(() => getStageFactory('toxicity', 'c.yaml: stages[1]')({ treshold: 0.5 }, 'c.yaml: stages[1]')).toThrow(
       "c.yaml: stages[1]: unknown key 'params.treshold' (did you mean 'params.threshold'?)",
