@@ -1,7 +1,8 @@
 /**
  * Hashed text features for the embedded toxicity classifier: character n-grams (minN..maxN; 1-3 by default, chosen by 5-fold CV on train) over
  * the NFC-normalized, lower-cased text with a space at each end, plus whitespace-separated word
- * unigrams, hashed (FNV-1a, 32 bit) into a fixed number of buckets. Values are log(1 + count),
+ * unigrams, optionally Hangul jamo n-grams and 초성 n-grams (see FeatureConfig), hashed (FNV-1a,
+ * 32 bit) into a fixed number of buckets. Values are log(1 + count),
  * and the vector is L2-normalized, so long and short comments live on the same scale.
  *
  * The same function is used in training and in scoring; the model header records the config,
