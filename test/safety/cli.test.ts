@@ -67,4 +67,24 @@ describe('ko-align toxicity train', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(`ko-align: error: ${dir}: no train.tsv and no .tsv files\n`);
   });
+
+  it('trains on several .tsv sources given to --data and writes a calibrated model with per-source metrics', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tox-cli-'));
+    const bad = ['멍청한', '쓰레기', '한심한', '역겹다'];
+    const good = ['고마워요', '멋져요', '응원해요', '좋아요'];
+    for (const name of ['news', 'chat']) {
+      const lines = ['text\tlabel'];
+      for (let i = 0; i < 300; i++) lines.push(`${name} ${i % 2 ? bad[i % 4] : good[i % 4]} 문장 ${i}\t${i % 2}`);
+      await writeFile(join(dir, `${name}.tsv`), `${lines.join('\n')}\n`);
+    }
+    const out = join(dir, 'model');
+    const r = runCli(['toxicity', 'train', '--data', join(dir, 'news.tsv'), join(dir, 'chat.tsv'), '--out', out]);
+    expect(r.stderr).toContain('news: train ');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^toxicity train: wrote .* \(1048576 float16 weights, sha256 [0-9a-f]{12}, threshold 0\.\d{4}\) in [\d.]+ s; test AUROC 1\.0000 /);
+    const header = JSON.parse(await readFile(join(out, 'model.json'), 'utf8'));
+    expect(header.formatVersion).toBe(2);
+    expect(Object.keys(header.metrics.test)).toEqual(['news', 'chat', 'all']);
+    expect(await readFile(join(out, 'README.md'), 'utf8')).toContain(`ko-align toxicity train --data ${join(dir, 'news.tsv')} ${join(dir, 'chat.tsv')} --out ${out}`);
+  });
 });
