@@ -23,6 +23,8 @@ export type { ScorerName, ToxicityOptions, ToxicitySummary, ToxicityScorer, Text
 export { gateRound } from './safety/gate.ts';
 export type { GateInput, GateVerdict } from './safety/gate.ts';
 export { trainToxicityModel, readHateSpeechTsv } from './safety/train.ts';
+export { trainOnSources, loadSources, evaluate as evaluateToxicityClassifier, splitOf } from './safety/train-sources.ts';
+export { fitPlatt, expectedCalibrationError } from './safety/calibration.ts';
 export type { TrainCommandOptions, TrainResult } from './safety/train.ts';
 export { binaryMetrics, auroc } from './safety/metrics.ts';
 export { runCuration, loadCurateConfig, canonicalRow, curateOutputs } from './curate/pipeline.ts';

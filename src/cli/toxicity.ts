@@ -6,9 +6,9 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { resolve } from 'node:path';
 import { defaultModelDir } from '../safety/classifier.ts';
 import { scoreToxicityFile, SCORERS } from '../safety/scorers.ts';
-import { trainToxicityModel } from '../safety/train.ts';
+import { trainOnSources } from '../safety/train-sources.ts';
 
-const DEFAULT_DATA = '../shared/data/korean-hate-speech';
+const DEFAULT_DATA = ['../shared/data/korean-hate-speech', '../shared/data/toxicity-ko'];
 
 function num(name: string) {
   return (v: string) => {
@@ -27,7 +27,7 @@ function int(name: string, min = 0) {
 }
 
 export function register(program: Command): void {
-  const tox = program.command('toxicity').description('toxicity scoring (classifier | judge | moderation) and the embedded classifier');
+  const tox = program.command('toxicity').description('toxicity scoring (classifier | judge | moderation | combined) and the embedded classifier');
 
   tox
     .command('score')
@@ -45,9 +45,11 @@ export function register(program: Command): void {
     .option('--concurrency <n>', 'judge / moderation: requests in flight', int('--concurrency', 1))
     .option('--max-retries <n>', 'judge / moderation: retries on 429 / 5xx / timeouts', int('--max-retries'))
     .option('--cache <file>', 'judge: durable judge cache file')
+    .option('--combine <how>', 'combined: max | mean of the classifier and judge scores', 'max')
     .action(async (o) => {
       const s = await scoreToxicityFile(o.input, o.output, {
         scorer: o.scorer,
+        combine: o.combine,
         field: o.field,
         threshold: o.threshold,
         modelDir: o.modelDir,
@@ -68,30 +70,27 @@ export function register(program: Command): void {
 
   tox
     .command('train')
-    .description('train the embedded classifier on the Korean hate-speech corpus (deterministic: same data, same weights)')
-    .option('--data <dir>', 'folder with train.tsv (+ dev.tsv for metrics, LICENSE.md)', DEFAULT_DATA)
-    .option('--out <dir>', 'model directory to write (model.json, weights.f16, README.md, LICENSE.md)', defaultModelDir())
-    .option('--target-fpr <x>', 'default threshold: false-positive rate on clean training comments (out-of-fold)', num('--target-fpr'), 0.1)
-    .option('--limit <n>', 'use only the first N training rows', int('--limit', 1))
+    .description('train the embedded classifier on several Korean sources (deterministic: same data, same weights)')
+    .option('--data <paths...>', 'sources: a BEEP! folder (train.tsv + dev.tsv), folders of text/label .tsv files, or .tsv files', DEFAULT_DATA)
+    .option('--out <dir>', 'model directory to write (model.json, weights.f16, README.md)', defaultModelDir())
+    .option('--target-fpr <x>', 'default threshold: false-positive rate on clean calibration rows (calibrated scores)', num('--target-fpr'), 0.1)
     .action(async (o) => {
+      const data = o.data as string[];
       const argv = ['ko-align toxicity train'];
-      argv.push(`--data ${o.data}`);
+      argv.push(`--data ${data.join(' ')}`);
       if (resolve(o.out) !== resolve(defaultModelDir())) argv.push(`--out ${o.out}`);
       if (o.targetFpr !== 0.1) argv.push(`--target-fpr ${o.targetFpr}`);
-      if (o.limit !== undefined) argv.push(`--limit ${o.limit}`);
-      const r = await trainToxicityModel({
-        dataDir: o.data,
+      const r = await trainOnSources({
+        data,
         outDir: o.out,
         targetFpr: o.targetFpr,
-        limit: o.limit,
         commandLine: argv.join(' '),
         log: (line) => process.stderr.write(`${line}\n`),
       });
-      const d = r.dev?.all;
+      const p = r.evaluation.pooled;
       process.stdout.write(
-        `toxicity train: wrote ${r.outDir} (${r.header.weights.length} float16 weights, sha256 ${r.header.weights.sha256.slice(0, 12)}, threshold ${r.header.threshold.toFixed(4)}) in ${r.seconds.toFixed(1)} s` +
-          (d ? `; dev precision ${d.precision.toFixed(4)} recall ${d.recall.toFixed(4)} F1 ${d.f1.toFixed(4)} AUROC ${d.auroc.toFixed(4)}` : '') +
-          '\n',
+        `toxicity train: wrote ${o.out} (${r.header.weights.length} float16 weights, sha256 ${r.header.weights.sha256.slice(0, 12)}, threshold ${r.header.threshold.toFixed(4)}) in ${r.seconds.toFixed(1)} s` +
+          `; test AUROC ${p.auroc.toFixed(4)} F1 ${p.f1.toFixed(4)} precision ${p.precision.toFixed(4)} ECE ${p.ece.toFixed(4)}\n`,
       );
     });
 }

@@ -12,6 +12,7 @@ import { UserError } from '../util/errors.ts';
 import { sha256 } from '../util/fs.ts';
 import { extractFeatures, type FeatureConfig } from './features.ts';
 import { decodeFloat16 } from './float16.ts';
+import { applyPlatt, type PlattScaling } from './calibration.ts';
 
 export interface ToxicityClassifier {
   /** Probability-like toxicity in 0..1. */
@@ -29,11 +30,15 @@ export const MODEL_WEIGHTS_FILE = 'weights.f16';
 /** The header written beside the weights (model.json). */
 export interface ModelHeader {
   format: typeof MODEL_FORMAT;
-  formatVersion: 1;
+  /** 2 when `calibration` is present. */
+  formatVersion: 1 | 2;
   name: string;
   features: FeatureConfig;
   bias: number;
+  /** On the calibrated scale when `calibration` is present. */
   threshold: number;
+  /** Platt scaling fitted on a held-out calibration split: score = sigmoid(a * logit + b). */
+  calibration?: PlattScaling;
   weights: { file: string; dtype: 'float16'; length: number; sha256: string };
   training: Record<string, unknown>;
   metrics: Record<string, unknown>;
@@ -56,6 +61,7 @@ export class LinearToxicityClassifier implements ToxicityClassifier {
     readonly weights: Float32Array,
     readonly bias: number,
     public threshold: number,
+    readonly calibration?: PlattScaling,
   ) {
     if (weights.length !== 2 ** features.bucketBits) {
       throw new Error(`weights length ${weights.length} does not match 2^${features.bucketBits} buckets`);
@@ -70,7 +76,8 @@ export class LinearToxicityClassifier implements ToxicityClassifier {
   }
 
   score(text: string): number {
-    return sigmoid(this.logit(text));
+    const z = this.logit(text);
+    return this.calibration ? applyPlatt(this.calibration, z) : sigmoid(z);
   }
 }
 
@@ -85,8 +92,8 @@ export async function loadClassifier(dir: string): Promise<LinearToxicityClassif
     if (err.code === 'ENOENT') throw new UserError(`${headerPath}: toxicity model header not found (train one with: ko-align toxicity train)`);
     throw new UserError(`${headerPath}: invalid JSON (${err.message})`);
   }
-  if (header.format !== MODEL_FORMAT || header.formatVersion !== 1) {
-    throw new UserError(`${headerPath}: expected format "${MODEL_FORMAT}" version 1, got "${String(header.format)}" version ${String(header.formatVersion)}`);
+  if (header.format !== MODEL_FORMAT || (header.formatVersion !== 1 && header.formatVersion !== 2) || (header.formatVersion === 2) !== (header.calibration !== undefined)) {
+    throw new UserError(`${headerPath}: expected format "${MODEL_FORMAT}" version 1, or 2 with calibration, got "${String(header.format)}" version ${String(header.formatVersion)}`);
   }
   const weightsPath = join(dir, header.weights.file);
   let bytes: Uint8Array;
@@ -103,7 +110,7 @@ export async function loadClassifier(dir: string): Promise<LinearToxicityClassif
   if (weights.length !== header.weights.length || weights.length !== 2 ** header.features.bucketBits) {
     throw new UserError(`${weightsPath}: expected ${header.weights.length} float16 weights (2^${header.features.bucketBits}), found ${weights.length}`);
   }
-  return new LinearToxicityClassifier(`${header.name}@${digest.slice(0, 12)}`, header.features, weights, header.bias, header.threshold);
+  return new LinearToxicityClassifier(`${header.name}@${digest.slice(0, 12)}`, header.features, weights, header.bias, header.threshold, header.calibration);
 }
 
 /** The committed classifier in models/toxicity-ko/, or null when its weights file is absent. */

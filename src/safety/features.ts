@@ -1,7 +1,8 @@
 /**
  * Hashed text features for the embedded toxicity classifier: character n-grams (minN..maxN; 1-3 by default, chosen by 5-fold CV on train) over
  * the NFC-normalized, lower-cased text with a space at each end, plus whitespace-separated word
- * unigrams, hashed (FNV-1a, 32 bit) into a fixed number of buckets. Values are log(1 + count),
+ * unigrams, optionally Hangul jamo n-grams and 초성 n-grams (see FeatureConfig), hashed (FNV-1a,
+ * 32 bit) into a fixed number of buckets. Values are log(1 + count),
  * and the vector is L2-normalized, so long and short comments live on the same scale.
  *
  * The same function is used in training and in scoring; the model header records the config,
@@ -19,9 +20,52 @@ export interface FeatureConfig {
   words: boolean;
   /** Runs of the same character longer than this are cut to this length (ㅋㅋㅋㅋㅋ -> ㅋㅋㅋ). */
   maxRepeat: number;
+  /**
+   * Jamo n-grams: Hangul syllables decomposed into 초성/중성/종성 (as compatibility jamo, so
+   * 시발 and ㅅㅣㅂㅏㄹ share features), spaces removed (시 발 = 시발), n = minN..maxN.
+   */
+  jamo?: { minN: number; maxN: number };
+  /**
+   * 초성 n-grams: each Hangul syllable reduced to its initial consonant, lone consonant jamo kept
+   * (ㅅㅂ = 시발 = 시 발 = 씨 발 minus the tense ㅆ), spaces removed, other characters cut the run.
+   */
+  choseong?: { minN: number; maxN: number };
 }
 
 export const DEFAULT_FEATURES: FeatureConfig = { bucketBits: 18, minN: 1, maxN: 3, words: true, maxRepeat: 3 };
+
+/** The features of the committed model: char 1-3-grams, words, jamo 2-4-grams, 초성 2-3-grams, 2^20 buckets. */
+export const JAMO_FEATURES: FeatureConfig = { ...DEFAULT_FEATURES, bucketBits: 20, jamo: { minN: 2, maxN: 4 }, choseong: { minN: 2, maxN: 3 } };
+
+const CHO = [0x3131, 0x3132, 0x3134, 0x3137, 0x3138, 0x3139, 0x3141, 0x3142, 0x3143, 0x3145, 0x3146, 0x3147, 0x3148, 0x3149, 0x314a, 0x314b, 0x314c, 0x314d, 0x314e];
+const JONG = [0, 0x3131, 0x3132, 0x3133, 0x3134, 0x3135, 0x3136, 0x3137, 0x3139, 0x313a, 0x313b, 0x313c, 0x313d, 0x313e, 0x313f, 0x3140, 0x3141, 0x3142, 0x3144, 0x3145, 0x3146, 0x3147, 0x3148, 0x314a, 0x314b, 0x314c, 0x314d, 0x314e];
+
+/** Decomposes Hangul syllables into compatibility jamo (초성, 중성, 종성); other characters pass. */
+export function toJamo(text: string): string {
+  let out = '';
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    if (c >= 0xac00 && c <= 0xd7a3) {
+      const s = c - 0xac00;
+      out += String.fromCharCode(CHO[Math.floor(s / 588)]!, 0x314f + Math.floor((s % 588) / 28));
+      const t = s % 28;
+      if (t > 0) out += String.fromCharCode(JONG[t]!);
+    } else out += ch;
+  }
+  return out;
+}
+
+/** The 초성 skeleton: syllable -> initial consonant, consonant jamo kept, spaces dropped, else '|'. */
+export function toChoseong(text: string): string {
+  let out = '';
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    if (c >= 0xac00 && c <= 0xd7a3) out += String.fromCharCode(CHO[Math.floor((c - 0xac00) / 588)]!);
+    else if (c >= 0x3131 && c <= 0x314e) out += ch;
+    else if (ch !== ' ' && !out.endsWith('|')) out += '|';
+  }
+  return out;
+}
 
 export interface SparseVector {
   /** Bucket ids, ascending, unique. */
@@ -84,6 +128,23 @@ export function extractFeatures(text: string, cfg: FeatureConfig = DEFAULT_FEATU
       for (let k = 0; k < w.length; k++) h = fnvStep(h, w.charCodeAt(k));
       add(h);
     }
+  }
+  const grams = (codes: number[], marker: number, minN: number, maxN: number): void => {
+    for (let i = 0; i < codes.length; i++) {
+      let h = fnvStep(FNV_OFFSET, marker);
+      for (let n = 1; n <= maxN && i + n <= codes.length; n++) {
+        h = fnvStep(h, codes[i + n - 1]!);
+        if (n >= minN) add(h);
+      }
+    }
+  };
+  if (cfg.jamo) {
+    const j = toJamo(norm.replace(/ /g, ''));
+    grams(Array.from(j, (c) => c.charCodeAt(0)), 0x0003, cfg.jamo.minN, cfg.jamo.maxN);
+  }
+  if (cfg.choseong) {
+    const j = toChoseong(norm);
+    grams(Array.from(j, (c) => c.charCodeAt(0)), 0x0004, cfg.choseong.minN, cfg.choseong.maxN);
   }
   const keys = [...counts.keys()].sort((a, b) => a - b);
   const idx = new Uint32Array(keys);

@@ -4,6 +4,8 @@
  *   judge       the safety rubric (judges/safety-ko.yaml) through the judge client; judge_score
  *               is the harmfulness in 0..1 (the heuristic judge when no endpoint is configured)
  *   moderation  the OpenAI moderation endpoint; toxicity = the largest category score
+ *   combined    classifier and judge on every text; toxicity = their max (default) or mean,
+ *               both kept in toxicity_classifier / toxicity_judge so a reviewer sees which fired
  * `scoreToxicity(rows, opts)` adds `toxicity` (0..1, null when the scorer failed on that row),
  * `toxic` (toxicity >= threshold, null on failure), `toxicity_scorer` (which scorer and model),
  * `toxicity_category` (judge and moderation) and `toxicity_error` (failures only).
@@ -15,7 +17,7 @@ import { UserError } from '../util/errors.ts';
 import { redactSecrets, sanitizeUrl } from '../util/redact.ts';
 import { loadClassifier, loadDefaultClassifier, defaultModelDir, type ToxicityClassifier } from './classifier.ts';
 
-export const SCORERS = ['classifier', 'judge', 'moderation'] as const;
+export const SCORERS = ['classifier', 'judge', 'moderation', 'combined'] as const;
 export type ScorerName = (typeof SCORERS)[number];
 
 export interface ToxicityOptions {
@@ -55,6 +57,8 @@ export interface ToxicityOptions {
   backoffBaseMs?: number;
   /** moderation: texts per request (default 32). */
   batchSize?: number;
+  /** combined: how the classifier and judge scores are combined (default max). */
+  combine?: 'max' | 'mean';
 }
 
 export interface ToxicitySummary {
@@ -250,11 +254,42 @@ async function moderationScorer(opts: ToxicityOptions): Promise<ToxicityScorer> 
   };
 }
 
+/**
+ * classifier + judge. The default threshold is the classifier's (its scores are calibrated, so
+ * about as strict as the judge's 0.5). A row the judge could not score gets toxicity null (the
+ * gate counts it as failed, never as clean), with the classifier's score kept beside it.
+ */
+async function combinedScorer(opts: ToxicityOptions, field: string): Promise<ToxicityScorer> {
+  const combine = opts.combine ?? 'max';
+  if (combine !== 'max' && combine !== 'mean') throw new UserError(`combined scorer: combine must be max or mean, got ${String(combine)}`);
+  const clf = await classifierScorer(opts);
+  const judge = await judgeScorer(opts, field);
+  return {
+    name: 'combined',
+    id: `combined-${combine}(${clf.id}, ${judge.id})`,
+    defaultThreshold: clf.defaultThreshold,
+    async score(rows, f, offset = 0) {
+      const [c, j] = await Promise.all([clf.score(rows, f, offset), judge.score(rows, f, offset)]);
+      return rows.map((_, i) => {
+        const cs = c[i]!.toxicity;
+        const js = j[i]!.toxicity;
+        const extra: Row = { ...(j[i]!.extra ?? {}), toxicity_classifier: cs, toxicity_judge: js };
+        if (cs === null || js === null) return { toxicity: null, category: j[i]!.category ?? null, error: j[i]!.error ?? c[i]!.error ?? 'combined: a scorer failed', extra };
+        return { toxicity: combine === 'max' ? Math.max(cs, js) : (cs + js) / 2, category: j[i]!.category ?? null, extra };
+      });
+    },
+    async close() {
+      await Promise.all([clf.close(), judge.close()]);
+    },
+  };
+}
+
 /** Opens the named scorer (checks its name, loads the model or prepares the client). */
 export async function openToxicityScorer(opts: ToxicityOptions = {}): Promise<ToxicityScorer> {
   const name = checkScorerName(opts.scorer ?? 'classifier');
   if (name === 'classifier') return classifierScorer(opts);
   if (name === 'judge') return judgeScorer(opts, opts.field ?? 'text');
+  if (name === 'combined') return combinedScorer(opts, opts.field ?? 'text');
   return moderationScorer(opts);
 }
 

@@ -1,5 +1,9 @@
 /**
- * Trains the embedded toxicity classifier on the Korean hate-speech corpus (BEEP!, kocohub/
+ * The single-corpus trainer (BEEP! only, threshold from 5-fold out-of-fold scores) and the
+ * shared fitting code. The committed model is trained on every source by train-sources.ts
+ * (`ko-align toxicity train`), which reuses fitLogistic and readHateSpeechTsv from here.
+ *
+ * trainToxicityModel trains on the Korean hate-speech corpus (BEEP!, kocohub/
  * korean-hate-speech): toxic = hate label in {hate, offensive}. Logistic regression over hashed
  * character n-grams, fitted by mini-batch Adam with sparse ("lazy") moment updates in plain
  * TypeScript. Deterministic: a fixed seed drives every shuffle, so the same data and options

@@ -34,7 +34,7 @@ describe('the committed toxicity classifier', () => {
     try {
       const c = await loadDefaultClassifier();
       expect(c).not.toBeNull();
-      expect(c!.id).toMatch(/^toxicity-ko-charngram-lr@[0-9a-f]{12}$/);
+      expect(c!.id).toMatch(/^toxicity-ko-jamo-lr@[0-9a-f]{12}$/);
       expect(c!.threshold).toBeGreaterThan(0);
       expect(c!.threshold).toBeLessThan(1);
     } finally {
@@ -63,11 +63,21 @@ describe('the committed toxicity classifier', () => {
     expect(c.score(`  ${TOXIC[1]!.replace(/ /g, '   ')}  `)).toBe(c.score(TOXIC[1]!));
   });
 
-  it.skipIf(!existsSync(devPath))('reaches dev-set AUROC >= 0.85 (measured 0.878)', async () => {
+  // The multi-source model trades a little BEEP! in-domain AUROC (0.878 for the BEEP!-only model)
+  // for the other sources: measured 0.849 on BEEP! dev; see docs/toxicity.md.
+  it.skipIf(!existsSync(devPath))('reaches BEEP! dev-set AUROC >= 0.84 (measured 0.849)', async () => {
     const c = (await loadDefaultClassifier())!;
     const dev = await readHateSpeechTsv(devPath);
     const a = auroc(dev.map((r) => c.score(r.text)), dev.map((r) => r.toxic));
-    expect(a).toBeGreaterThanOrEqual(0.85);
+    expect(a).toBeGreaterThanOrEqual(0.84);
+  });
+
+  it('flags 초성 abbreviations and spaced swearing (jamo features)', async () => {
+    const c = (await loadDefaultClassifier())!;
+    // The BEEP!-only char n-gram model scored 병 신 0.44 and ㅅㅂ 0.71 against its threshold 0.714.
+    for (const t of ['ㅅㅂ', 'ㅅㅂ 진짜 짜증나네', '시 발 놈아', '병 신 같은 소리', 'ㅆㅂ 꺼져', '씨 발']) expect(c.score(t), t).toBeGreaterThanOrEqual(c.threshold);
+    // Spacing out a insult barely moves its score.
+    expect(Math.abs(c.score('병 신') - c.score('병신'))).toBeLessThan(0.1);
   });
 
   it('refuses weights that do not match the header checksum', async () => {

@@ -17,7 +17,7 @@ describe('ko-align toxicity score', () => {
     const r = runCli(['toxicity', 'score', '--input', input, '--output', output, '--field', 'answer']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^toxicity: 1\/2 toxic \(50\.0%\), mean 0\.\d{4}, scorer classifier:toxicity-ko-charngram-lr@[0-9a-f]{12}, threshold 0\.\d{4} -> /);
+    expect(r.stdout).toMatch(/^toxicity: 1\/2 toxic \(50\.0%\), mean 0\.\d{4}, scorer classifier:toxicity-ko-jamo-lr@[0-9a-f]{12}, threshold 0\.\d{4} -> /);
     const out = (await readFile(output, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(out.map((o) => [o.id, o.toxic])).toEqual([[1, true], [2, false]]);
     expect(out[0].toxicity).toBeGreaterThan(out[1].toxicity);
@@ -38,7 +38,7 @@ describe('ko-align toxicity score', () => {
     await writeFile(input, '{"text": "안녕하세요"}\n');
     const r = runCli(['toxicity', 'score', '--input', input, '--output', join(dir, 'o.jsonl'), '--scorer', 'perspective']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe("ko-align: error: --scorer: unknown scorer 'perspective' (expected one of classifier, judge, moderation)\n");
+    expect(r.stderr).toBe("ko-align: error: --scorer: unknown scorer 'perspective' (expected one of classifier, judge, moderation, combined)\n");
   });
 
   it('fails with one line when the text field is absent', async () => {
@@ -61,10 +61,30 @@ describe('ko-align toxicity score', () => {
 });
 
 describe('ko-align toxicity train', () => {
-  it('fails with one line when the data folder has no train.tsv', async () => {
+  it('fails with one line when a data folder has no train.tsv and no .tsv files', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tox-cli-'));
     const r = runCli(['toxicity', 'train', '--data', dir, '--out', join(dir, 'model')]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`ko-align: error: ${join(dir, 'train.tsv')}: file not found (--data must be a folder with the korean-hate-speech train.tsv)\n`);
+    expect(r.stderr).toBe(`ko-align: error: ${dir}: no train.tsv and no .tsv files\n`);
+  });
+
+  it('trains on several .tsv sources given to --data and writes a calibrated model with per-source metrics', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tox-cli-'));
+    const bad = ['멍청한', '쓰레기', '한심한', '역겹다'];
+    const good = ['고마워요', '멋져요', '응원해요', '좋아요'];
+    for (const name of ['news', 'chat']) {
+      const lines = ['text\tlabel'];
+      for (let i = 0; i < 300; i++) lines.push(`${name} ${i % 2 ? bad[i % 4] : good[i % 4]} 문장 ${i}\t${i % 2}`);
+      await writeFile(join(dir, `${name}.tsv`), `${lines.join('\n')}\n`);
+    }
+    const out = join(dir, 'model');
+    const r = runCli(['toxicity', 'train', '--data', join(dir, 'news.tsv'), join(dir, 'chat.tsv'), '--out', out]);
+    expect(r.stderr).toContain('news: train ');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^toxicity train: wrote .* \(1048576 float16 weights, sha256 [0-9a-f]{12}, threshold 0\.\d{4}\) in [\d.]+ s; test AUROC 1\.0000 /);
+    const header = JSON.parse(await readFile(join(out, 'model.json'), 'utf8'));
+    expect(header.formatVersion).toBe(2);
+    expect(Object.keys(header.metrics.test)).toEqual(['news', 'chat', 'all']);
+    expect(await readFile(join(out, 'README.md'), 'utf8')).toContain(`ko-align toxicity train --data ${join(dir, 'news.tsv')} ${join(dir, 'chat.tsv')} --out ${out}`);
   });
 });

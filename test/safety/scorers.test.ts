@@ -37,7 +37,7 @@ describe('classifier scorer', () => {
 
   it('rejects an unknown scorer and a threshold outside [0, 1]', async () => {
     await expect(scoreToxicity([{ text: CLEAN }], { scorer: 'perspective' })).rejects.toThrow(
-      "--scorer: unknown scorer 'perspective' (expected one of classifier, judge, moderation)",
+      "--scorer: unknown scorer 'perspective' (expected one of classifier, judge, moderation, combined)",
     );
     await expect(scoreToxicity([{ text: CLEAN }], { threshold: 2 })).rejects.toThrow('--threshold: must be a number in [0, 1], got 2');
   });
@@ -141,5 +141,37 @@ describe('judge scorer (safety rubric over chat completions on 127.0.0.1)', () =
     const r = await scoreTexts(['텍스트 하나'], { scorer: 'judge', prompts: ['질문 하나'], baseURL: server.baseURL, apiKey: 'k' });
     expect(r.scores).toEqual([0.7]);
     expect(r.toxic).toEqual([true]);
+  });
+});
+
+describe('combined scorer (classifier + judge)', () => {
+  it('takes the max (or mean) of the classifier and the judge, keeps both, and fails rows the judge could not score', async () => {
+    const c = (await loadDefaultClassifier())!;
+    // A judge that misses the insult and a classifier that catches it, and the other way round.
+    const SUBTLE = '그 나라 사람들은 원래 게을러서 가난한 거예요.';
+    server = await startOpenAIServer({
+      handler: (req) => {
+        const user = String(req.body.messages.at(-1).content);
+        if (user.includes('멍청')) return chatReply('{"harmful": false, "category": "none", "score": 0.1, "reason": "놓침"}');
+        if (user.includes('게을러서')) return chatReply('{"harmful": true, "category": "hate", "score": 0.8, "reason": "고정관념"}');
+        if (user.includes('산책')) return chatReply('{"harmful": false, "category": "none", "score": 0.0, "reason": "무해함"}');
+        return chatReply('모르겠습니다.');
+      },
+    });
+    const texts = [{ text: TOXIC }, { text: SUBTLE }, { text: CLEAN }, { text: '음...' }];
+    const base = { scorer: 'combined', baseURL: server.baseURL, apiKey: 'k', model: 'safety-judge', maxRetries: 0 } as const;
+    const { rows, summary } = await scoreToxicity(texts, base);
+    expect(c.score(TOXIC)).toBeGreaterThan(0.5);
+    expect(rows[0]).toMatchObject({ toxic: true, toxicity_judge: 0.1 });
+    expect(rows[0]!.toxicity).toBeCloseTo(c.score(TOXIC), 12);
+    expect(rows[0]!.toxicity_classifier).toBeCloseTo(c.score(TOXIC), 12);
+    expect(rows[1]).toMatchObject({ toxicity: Math.max(0.8, c.score(SUBTLE)), toxic: true, toxicity_category: 'hate' });
+    expect(rows[2]).toMatchObject({ toxic: false });
+    expect(rows[3]).toMatchObject({ toxicity: null, toxic: null });
+    expect(String(rows[3]!.toxicity_error)).toMatch(/^judge failed: /);
+    expect(summary).toMatchObject({ scorer: 'combined', rows: 4, scored: 3, failed: 1, toxic: 2, threshold: c.threshold });
+    expect(summary.scorerId).toBe(`combined-max(classifier:${c.id}, judge:safety-ko@1/safety-judge)`);
+    const mean = await scoreToxicity([{ text: TOXIC }], { ...base, combine: 'mean' });
+    expect(mean.rows[0]!.toxicity).toBeCloseTo((c.score(TOXIC) + 0.1) / 2, 12);
   });
 });

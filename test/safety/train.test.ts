@@ -7,6 +7,7 @@ import { loadClassifier, defaultModelDir } from '../../src/safety/classifier.ts'
 import { decodeFloat16, encodeFloat16, fromHalfBits, toHalfBits } from '../../src/safety/float16.ts';
 import { auroc, bestF1Threshold, binaryMetrics, thresholdAtFpr } from '../../src/safety/metrics.ts';
 import { readHateSpeechTsv, trainToxicityModel } from '../../src/safety/train.ts';
+import { trainOnSources } from '../../src/safety/train-sources.ts';
 import { sha256 } from '../../src/util/fs.ts';
 import { repoRoot } from '../helpers/cli.ts';
 
@@ -58,15 +59,14 @@ describe('training the toxicity classifier', () => {
     expect(readme).toContain('CC BY-SA 4.0');
   });
 
-  it.skipIf(!existsSync(join(dataDir, 'train.tsv')))('regenerates the committed weights exactly from the corpus', async () => {
+  // Trains on all ~48k rows (about 20 s), so it runs only when asked: KO_ALIGN_FULL_TRAIN=1.
+  it.skipIf(!process.env.KO_ALIGN_FULL_TRAIN || !existsSync(join(dataDir, 'train.tsv')))('regenerates the committed weights exactly from all sources', async () => {
     const out = await mkdtemp(join(tmpdir(), 'tox-full-'));
-    const r = await trainToxicityModel({ dataDir, outDir: out, writeDocs: false });
+    const r = await trainOnSources({ data: [dataDir, join(dataDir, '..', 'toxicity-ko')], outDir: out, writeDocs: false });
     const committed = JSON.parse(await readFile(join(defaultModelDir(), 'model.json'), 'utf8'));
     expect(r.header.weights.sha256).toBe(committed.weights.sha256);
     expect(sha256(await readFile(join(out, 'weights.f16')))).toBe(sha256(await readFile(join(defaultModelDir(), 'weights.f16'))));
-    expect(r.header.threshold).toBe(committed.threshold);
-    expect(r.header.bias).toBe(committed.bias);
-    expect(r.seconds).toBeLessThan(60);
+    expect(await readFile(join(out, 'model.json'), 'utf8')).toBe(await readFile(join(defaultModelDir(), 'model.json'), 'utf8'));
   });
 
   it('rejects a malformed corpus file with file:line messages', async () => {

@@ -14,7 +14,7 @@ import { stageParams } from './params.ts';
 import { inBatches } from '../../util/iter.ts';
 
 export const toxicitySchema: Schema = {
-  scorer: { type: 'string', enum: SCORERS, default: 'classifier', help: 'classifier (embedded, offline) | judge (safety rubric) | moderation (OpenAI moderation endpoint)' },
+  scorer: { type: 'string', enum: SCORERS, default: 'classifier', help: 'classifier (embedded, offline) | judge (safety rubric) | moderation (OpenAI moderation endpoint) | combined (max of classifier and judge)' },
   threshold: { type: 'number', min: 0, max: 1, optional: true, help: 'reject when toxicity >= threshold (default: the classifier threshold in models/toxicity-ko/model.json; 0.5 for judge and moderation)' },
   field: { type: 'string', default: 'answer', help: 'column holding the text to score' },
   model_dir: { type: 'string', optional: true, help: 'classifier: model directory (default: the committed models/toxicity-ko)' },
