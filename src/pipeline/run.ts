@@ -208,14 +208,26 @@ export async function runPipeline(configPath: string, opts: PipelineOptions = {}
   const labelInfo = await stage('labels', fp(pc.labels, await fileSha(labelInput)), [ktoData], async () => {
     const rows = await readAllRows(labelInput);
     const { rows: labelled, summary } = labelRows(rows, { desirableMin: pc.labels.desirable_min, undesirableMax: pc.labels.undesirable_max, source: labelInput });
-    // Seeded shuffle: the judged file lists kept rows before rejected ones, and KTO samples
-    // sequentially (as TRL), so unshuffled batches would hold one class only (no margins, and KL
-    // pairs drawn from the same class).
-    const order = labelled.map((_, i) => i);
+    // Seeded, stratified shuffle: the judged file lists kept rows before rejected ones, and KTO
+    // samples sequentially (as TRL), so unshuffled batches would hold one class only (no margins,
+    // and KL pairs drawn from the same class). Each class is shuffled, then the two are
+    // interleaved in proportion, so every stretch of rows carries both classes at their ratio
+    // (a plain shuffle can still put a whole batch in one class).
     const rnd = mulberry32(pc.labels.seed);
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = Math.floor(rnd() * (i + 1));
-      [order[i], order[j]] = [order[j], order[i]];
+    const shuffled = (idx: number[]) => {
+      for (let i = idx.length - 1; i > 0; i--) {
+        const j = Math.floor(rnd() * (i + 1));
+        [idx[i], idx[j]] = [idx[j], idx[i]];
+      }
+      return idx;
+    };
+    const pos = shuffled(labelled.flatMap((r, i) => (r.label === true ? [i] : [])));
+    const neg = shuffled(labelled.flatMap((r, i) => (r.label === true ? [] : [i])));
+    const order: number[] = [];
+    for (let a = 0, b = 0; a < pos.length || b < neg.length; ) {
+      // take from the class that is further behind its share
+      if (b >= neg.length || (a < pos.length && (a + 0.5) / pos.length <= (b + 0.5) / neg.length)) order.push(pos[a++]);
+      else order.push(neg[b++]);
     }
     const all: Row[] = order.map((i) => ({ label_source: 'judge', ...labelled[i] }));
     const nD = all.filter((r) => r.label === true).length;

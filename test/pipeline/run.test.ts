@@ -53,6 +53,11 @@ describe('ko-align run (the quickstart pipeline at reduced size)', () => {
     const firstBatch = kto.slice(0, 8).map((r) => r.label);
     expect(firstBatch).toContain(true);
     expect(firstBatch).toContain(false);
+    // Stratified: with the minority class at >= 1/8 of the rows, every full batch of 8 has both.
+    const share = Math.min(...[true, false].map((l) => kto.filter((r) => r.label === l).length)) / kto.length;
+    if (share >= 1 / 8) {
+      for (let i = 0; i + 8 <= kto.length; i += 8) expect(new Set(kto.slice(i, i + 8).map((r) => r.label)).size, `batch at ${i}`).toBe(2);
+    }
     expect(first.sweep.rounds.every((r) => typeof r['rewards/margins'] === 'number')).toBe(true);
     const html = await readFile(first.reportPath, 'utf8');
     for (const s of ['Curation funnel', 'judge score histogram', 'SFT loss', 'KTO loss per round', 'toxic rate', 'Evaluation', 'round 0', 'round 1']) expect(html).toContain(s);
