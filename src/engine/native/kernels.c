@@ -31,18 +31,8 @@ int ko_blas_open(const char *path) {
   return 0;
 }
 
-static int max_threads = 1, cur_threads = -1;
-
-static void use_threads(int n) {
-  if (set_threads && n != cur_threads) {
-    set_threads(n);
-    cur_threads = n;
-  }
-}
-
 void ko_blas_threads(int n) {
-  max_threads = n > 0 ? n : 1;
-  use_threads(max_threads);
+  if (set_threads) set_threads(n > 0 ? n : 1);
 }
 
 /*
@@ -52,13 +42,6 @@ void ko_blas_threads(int n) {
 void ko_bmm(const float *a, const float *b, float *c, int nb, const int64_t *aoff, const int64_t *boff,
             int M, int N, int K, int ta, int tb) {
   int lda = ta ? M : K, ldb = tb ? K : N;
-  /*
-   * Skinny or small products (attention's head dim 64, LoRA's rank) gain nothing from a second
-   * BLAS thread, and when the other core is busy, waking it costs up to 10x the product itself.
-   */
-  int smallest = M < N ? (M < K ? M : K) : (N < K ? N : K);
-  double flops = 2.0 * M * N * K;
-  use_threads(smallest <= 64 || flops < 32e6 ? 1 : max_threads);
   for (int i = 0; i < nb; i++)
     sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f,
           a + aoff[i], lda, b + boff[i], ldb, 0.0f, c + (int64_t)i * M * N, N);
