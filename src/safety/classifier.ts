@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { UserError } from '../util/errors.ts';
 import { sha256 } from '../util/fs.ts';
 import { extractFeatures, type FeatureConfig } from './features.ts';
-import { decodeFloat16 } from './float16.ts';
+import { decodeFloat16 } from '../util/float16.ts';
 import { applyPlatt, type PlattScaling } from './calibration.ts';
 
 export interface ToxicityClassifier {

@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { UserError } from '../util/errors.ts';
 import { sha256, writeFileAtomic } from '../util/fs.ts';
 import { JAMO_FEATURES, extractFeatures, normalizeText, type FeatureConfig } from './features.ts';
-import { decodeFloat16, encodeFloat16 } from './float16.ts';
+import { decodeFloat16, encodeFloat16 } from '../util/float16.ts';
 import { LinearToxicityClassifier, MODEL_FORMAT, MODEL_HEADER_FILE, MODEL_WEIGHTS_FILE, type ModelHeader, type ToxicityClassifier } from './classifier.ts';
 import { binaryMetrics, bestF1Threshold, thresholdAtFpr, type BinaryMetrics } from './metrics.ts';
 import { expectedCalibrationError, fitPlatt } from './calibration.ts';

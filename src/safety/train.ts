@@ -18,7 +18,7 @@ import { join, relative } from 'node:path';
 import { UserError } from '../util/errors.ts';
 import { sha256, writeFileAtomic } from '../util/fs.ts';
 import { DEFAULT_FEATURES, extractFeatures, type FeatureConfig, type SparseVector } from './features.ts';
-import { decodeFloat16, encodeFloat16 } from './float16.ts';
+import { decodeFloat16, encodeFloat16 } from '../util/float16.ts';
 import {
   LinearToxicityClassifier,
   MODEL_FORMAT,

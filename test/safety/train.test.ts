@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadClassifier, defaultModelDir } from '../../src/safety/classifier.ts';
-import { decodeFloat16, encodeFloat16, fromHalfBits, toHalfBits } from '../../src/safety/float16.ts';
+import { decodeFloat16, encodeFloat16, fromHalfBits, toHalfBits } from '../../src/util/float16.ts';
 import { auroc, bestF1Threshold, binaryMetrics, thresholdAtFpr } from '../../src/safety/metrics.ts';
 import { readHateSpeechTsv, trainToxicityModel } from '../../src/safety/train.ts';
 import { trainOnSources } from '../../src/safety/train-sources.ts';

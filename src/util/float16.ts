@@ -3,9 +3,8 @@
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-export function toHalfBits(value: number): number {
-  f32[0] = value;
-  const x = u32[0]!;
+/** float32 bit pattern -> IEEE half bits: round to nearest even, overflow to infinity, gradual underflow. */
+export function halfBitsOfFloat32Bits(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
@@ -26,6 +25,11 @@ export function toHalfBits(value: number): number {
   const rem = mant & 0x1fff;
   if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
   return sign | half;
+}
+
+export function toHalfBits(value: number): number {
+  f32[0] = value;
+  return halfBitsOfFloat32Bits(u32[0]!);
 }
 
 export function fromHalfBits(h: number): number {
