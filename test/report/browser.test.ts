@@ -23,6 +23,7 @@ import { runPipeline, type PipelineResult } from '../../src/pipeline/run.ts';
 import { defaultSweepDeps } from '../../src/sweep/deps.ts';
 import type { SweepDeps } from '../../src/sweep/runner.ts';
 import { repoRoot } from '../helpers/cli.ts';
+import { openPage, type OpenedPage } from '../helpers/browser.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -85,19 +86,9 @@ afterAll(async () => {
   await browser?.close();
 });
 
-async function open(reportPath = run.reportPath): Promise<{ page: Page; problems: string[]; close: () => Promise<void> }> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'ko-KR' });
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-  });
-  page.on('request', (r) => {
-    if (r.url() !== pathToFileURL(reportPath).href) problems.push(`request: ${r.url()}`);
-  });
-  await page.goto(pathToFileURL(reportPath).href);
-  return { page, problems, close: () => context.close() };
+async function open(reportPath = run.reportPath): Promise<OpenedPage> {
+  const href = pathToFileURL(reportPath).href;
+  return openPage(browser, href, { context: { viewport: { width: 1280, height: 900 } }, allowRequest: (u) => u === href });
 }
 
 interface Measured {

@@ -18,6 +18,7 @@ import { importReview } from '../../src/review/import.ts';
 import { rowToItem } from '../../src/review/items.ts';
 import { readAllRows } from '../../src/data/io.ts';
 import { scoredRows, tempDir, writeJsonl } from './helpers.ts';
+import { openPage, type OpenedPage } from '../helpers/browser.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -49,19 +50,12 @@ afterAll(async () => {
   await browser?.close();
 });
 
-async function open(): Promise<{ page: Page; problems: string[]; close: () => Promise<void> }> {
-  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 900 }, locale: 'ko-KR' });
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+async function open(): Promise<OpenedPage> {
+  return openPage(browser, pageUrl, {
+    context: { acceptDownloads: true, viewport: { width: 1400, height: 900 } },
+    allowRequest: (u) => u.startsWith('file:') || u.startsWith('blob:') || u.startsWith('data:'),
+    requestLabel: 'network',
   });
-  page.on('request', (r) => {
-    if (!r.url().startsWith('file:') && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) problems.push(`network: ${r.url()}`);
-  });
-  await page.goto(pageUrl);
-  return { page, problems, close: () => context.close() };
 }
 
 describe.skipIf(!RUN)('review page in headless Chromium', () => {
