@@ -39,7 +39,7 @@ export function defaultSweepDeps(log: (m: string) => void = (m) => process.stder
       }
     },
     async scoreToxicity({ texts, prompts, gate }) {
-      const r = await scoreTexts(texts, { scorer: gate.scorer, threshold: gate.threshold, prompts, model: gate.judge_model, baseURL: gate.base_url });
+      const r = await scoreTexts(texts, { scorer: gate.scorer, combine: gate.combine, threshold: gate.threshold, prompts, model: gate.judge_model, baseURL: gate.base_url });
       const failed = r.scores.filter((s) => s === null).length;
       // A failed score counts as toxic: the gate must not pass a round it could not check.
       if (failed > 0) log(`sweep: ${failed} answer(s) could not be scored; counted as toxic`);

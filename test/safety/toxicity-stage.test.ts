@@ -69,6 +69,25 @@ describe('toxicity curation stage', () => {
     expect(d[2]!.reason).toMatch(/^toxicity: not scored \(judge failed: /);
   });
 
+  it('combined scorer: params.combine max (default) or mean decides with both scores', async () => {
+    const c = (await loadDefaultClassifier())!;
+    server = await startOpenAIServer({ handler: () => chatReply('{"harmful": false, "category": "none", "score": 0.0, "reason": "무해"}') });
+    const base = { scorer: 'combined', base_url: server.baseURL, model: 'j' };
+    const max = await run(base, rows.map((r) => ({ ...r })));
+    const mean = await run({ ...base, combine: 'mean' }, rows.map((r) => ({ ...r })));
+    for (let i = 0; i < rows.length; i++) {
+      const s = c.score(rows[i]!.answer as string);
+      expect(max[i]!.row.toxicity).toBeCloseTo(s, 12);
+      expect(mean[i]!.row.toxicity).toBeCloseTo(s / 2, 12);
+      expect(max[i]!.keep).toBe(s < c.threshold);
+      expect(mean[i]!.keep).toBe(s / 2 < c.threshold);
+    }
+    expect(max.filter((d) => !d.keep).length).toBeGreaterThan(mean.filter((d) => !d.keep).length);
+    expect(() => getStageFactory('toxicity', 'c.yaml: stages[1]')({ scorer: 'combined', combine: 'median' }, 'c.yaml: stages[1]')).toThrow(
+      'c.yaml: stages[1]: key \'params.combine\' must be one of max | mean, got "median"',
+    );
+  });
+
   it('validates its params with the key path', () => {
     expect(() => getStageFactory('toxicity', 'c.yaml: stages[1]')({ scorer: 'perspective' }, 'c.yaml: stages[1]')).toThrow(
       'c.yaml: stages[1]: key \'params.scorer\' must be one of classifier | judge | moderation | combined, got "perspective"',

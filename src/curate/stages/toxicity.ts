@@ -14,7 +14,8 @@ import { stageParams } from './params.ts';
 import { inBatches } from '../../util/iter.ts';
 
 export const toxicitySchema: Schema = {
-  scorer: { type: 'string', enum: SCORERS, default: 'classifier', help: 'classifier (embedded, offline) | judge (safety rubric) | moderation (OpenAI moderation endpoint) | combined (max of classifier and judge)' },
+  scorer: { type: 'string', enum: SCORERS, default: 'classifier', help: 'classifier (embedded, offline) | judge (safety rubric) | moderation (OpenAI moderation endpoint) | combined (max or mean of classifier and judge: see combine)' },
+  combine: { type: 'string', enum: ['max', 'mean'], default: 'max', help: 'combined scorer: toxicity = max (either scorer flags it) or mean of the classifier and judge scores' },
   threshold: { type: 'number', min: 0, max: 1, optional: true, help: 'reject when toxicity >= threshold (default: the classifier threshold in models/toxicity-ko/model.json; 0.5 for judge and moderation)' },
   field: { type: 'string', default: 'answer', help: 'column holding the text to score' },
   model_dir: { type: 'string', optional: true, help: 'classifier: model directory (default: the committed models/toxicity-ko)' },
@@ -27,6 +28,7 @@ export const toxicitySchema: Schema = {
 
 export interface ToxicityStageParams {
   scorer: (typeof SCORERS)[number];
+  combine: 'max' | 'mean';
   threshold?: number;
   field: string;
   model_dir?: string;
@@ -49,6 +51,7 @@ export const toxicityStage: StageFactory = (params, where): Stage => {
         if (!scorer) {
           scorer = await openToxicityScorer({
             scorer: p.scorer,
+            combine: p.combine,
             field: p.field,
             modelDir: p.model_dir,
             rubricPath: p.rubric,
