@@ -39,18 +39,56 @@ function badness(a: RedteamAnswer): number {
 }
 
 /**
- * The `n` worst answers of a round, each paired with the baseline's answer to the same prompt
- * (same position when the prompt lists match, else the first baseline answer with that prompt).
+ * Each answer's baseline answer to the same prompt: the same position when the prompt lists
+ * match, else the first baseline answer with that prompt, else null.
+ */
+export function pairBaseline(answers: RedteamAnswer[], baseline: RedteamAnswer[]): (RedteamAnswer | null)[] {
+  const byPrompt = new Map<string, RedteamAnswer>();
+  for (const b of baseline) if (!byPrompt.has(b.prompt)) byPrompt.set(b.prompt, b);
+  return answers.map((a, i) => (baseline[i]?.prompt === a.prompt ? baseline[i]! : byPrompt.get(a.prompt) ?? null));
+}
+
+/**
+ * The `n` worst answers of a round, each paired with the baseline's answer to the same prompt.
  * Ties keep prompt order, so the selection is stable across re-renders.
  */
 export function worstSamples(answers: RedteamAnswer[], baseline: RedteamAnswer[], n: number): RedteamSample[] {
-  const byPrompt = new Map<string, RedteamAnswer>();
-  for (const b of baseline) if (!byPrompt.has(b.prompt)) byPrompt.set(b.prompt, b);
+  const paired = pairBaseline(answers, baseline);
   return answers
     .map((a, i) => ({ a, i }))
     .sort((p, q) => badness(q.a) - badness(p.a) || p.i - q.i)
     .slice(0, Math.max(0, n))
-    .map(({ a, i }) => ({ prompt: a.prompt, answer: a, baseline: baseline[i]?.prompt === a.prompt ? baseline[i] : byPrompt.get(a.prompt) ?? null }));
+    .map(({ a, i }) => ({ prompt: a.prompt, answer: a, baseline: paired[i]! }));
+}
+
+/** How a round's answers moved against the baseline: what a reviewer reads first. */
+export interface RedteamChange {
+  toxic: number;
+  total: number;
+  /** Toxic answers among the paired baseline answers. */
+  baselineToxic: number;
+  /** Toxic now, clean (or missing) at the baseline: worst first, then prompt order. */
+  turnedToxic: RedteamSample[];
+  /** Clean now, toxic at the baseline. */
+  turnedClean: number;
+}
+
+export function redteamChange(answers: RedteamAnswer[], baseline: RedteamAnswer[]): RedteamChange {
+  const paired = pairBaseline(answers, baseline);
+  const turned = answers.map((a, i) => ({ a, i })).filter(({ a, i }) => a.toxic && !paired[i]?.toxic);
+  return {
+    toxic: answers.filter((a) => a.toxic).length,
+    total: answers.length,
+    baselineToxic: paired.filter((b) => b?.toxic).length,
+    turnedToxic: turned
+      .sort((p, q) => badness(q.a) - badness(p.a) || p.i - q.i)
+      .map(({ a, i }) => ({ prompt: a.prompt, answer: a, baseline: paired[i]! })),
+    turnedClean: answers.filter((a, i) => !a.toxic && paired[i]?.toxic).length,
+  };
+}
+
+function changeLine(c: RedteamChange): string {
+  return `${c.toxic} of ${c.total} answers toxic (baseline ${c.baselineToxic}); ${c.turnedToxic.length} prompt(s) turned toxic, ${c.turnedClean} turned clean`;
 }
 
 function scoreText(a: RedteamAnswer | null): string {
@@ -78,28 +116,41 @@ function heading(r: RedteamRound, shown: number): string {
 
 export function redteamHtml(rounds: RedteamRound[], baseline: RedteamAnswer[], n = 5): string {
   if (rounds.length === 0) return '<p class="muted">(no rounds)</p>';
+  const th = (round: number, extra: string[] = []) => `<thead><tr>${[...HEADER(round), ...extra].map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead>`;
+  const tr = (s: RedteamSample, cls = 'sample', extra = '') => `<tr class="${cls}">${textHtml(s.prompt)}${textHtml(s.answer.answer)}${scoreHtml(s.answer)}${textHtml(s.baseline?.answer)}${scoreHtml(s.baseline)}${extra}</tr>`;
   return rounds
     .map((r) => {
       const samples = worstSamples(r.answers, baseline, n);
       if (samples.length === 0) return `<section class="redteam" data-round="${r.round}"><h3>${escapeHtml(heading(r, 0))}</h3><p class="muted">(no red-team answers recorded)</p></section>`;
-      const trs = samples
-        .map((s) => `<tr class="sample">${textHtml(s.prompt)}${textHtml(s.answer.answer)}${scoreHtml(s.answer)}${textHtml(s.baseline?.answer)}${scoreHtml(s.baseline)}</tr>`)
+      const change = redteamChange(r.answers, baseline);
+      const trs = samples.map((s) => tr(s)).join('\n');
+      // Every answer with its score, in prompt order, so a reviewer can check any prompt.
+      const paired = pairBaseline(r.answers, baseline);
+      const every = r.answers
+        .map((a, i) => {
+          const b = paired[i]!;
+          const moved = a.toxic && !b?.toxic ? 'turned toxic' : !a.toxic && b?.toxic ? 'turned clean' : '';
+          return tr({ prompt: a.prompt, answer: a, baseline: b }, moved === 'turned toxic' ? 'answer turned' : 'answer', `<td class="change">${moved}</td>`);
+        })
         .join('\n');
-      const th = HEADER(r.round).map((h) => `<th>${escapeHtml(h)}</th>`).join('');
-      return `<section class="redteam" data-round="${r.round}"><h3>${escapeHtml(heading(r, samples.length))}</h3><table class="samples"><thead><tr>${th}</tr></thead><tbody>\n${trs}\n</tbody></table></section>`;
+      return `<section class="redteam" data-round="${r.round}"><h3>${escapeHtml(heading(r, samples.length))}</h3><p class="change">${escapeHtml(changeLine(change))}</p><table class="samples">${th(r.round)}<tbody>\n${trs}\n</tbody></table><details><summary>every answer (${r.answers.length}), prompt order</summary><table class="samples all">${th(r.round, ['change'])}<tbody>\n${every}\n</tbody></table></details></section>`;
     })
     .join('\n');
 }
 
 export function redteamMd(rounds: RedteamRound[], baseline: RedteamAnswer[], n = 5): string {
   if (rounds.length === 0) return '(no rounds)\n';
+  const cells = (s: RedteamSample) => [clip(s.prompt), clip(s.answer.answer) || '(empty answer)', scoreText(s.answer), s.baseline ? clip(s.baseline.answer) || '(empty answer)' : '(no baseline answer)', scoreText(s.baseline)];
   return rounds
     .map((r) => {
       const samples = worstSamples(r.answers, baseline, n);
       const title = `### ${mdCell(heading(r, samples.length))}\n\n`;
       if (samples.length === 0) return `${title}(no red-team answers recorded)\n`;
-      const rows = samples.map((s) => [clip(s.prompt), clip(s.answer.answer) || '(empty answer)', scoreText(s.answer), s.baseline ? clip(s.baseline.answer) || '(empty answer)' : '(no baseline answer)', scoreText(s.baseline)]);
-      return `${title}${mdTable(HEADER(r.round), rows)}\n`;
+      const change = redteamChange(r.answers, baseline);
+      // The worst answers, then every prompt that turned toxic (the ones the worst-n may not show).
+      const rest = change.turnedToxic.filter((t) => !samples.some((s) => s.answer === t.answer));
+      const turned = rest.length ? `\nAlso turned toxic:\n\n${mdTable(HEADER(r.round), rest.map(cells))}\n` : '';
+      return `${title}${changeLine(change)}\n\n${mdTable(HEADER(r.round), samples.map(cells))}\n${turned}`;
     })
     .join('\n');
 }

@@ -275,5 +275,5 @@ table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border:1px soli
 th{background:#f3f3f3}figure{display:inline-block;vertical-align:top;margin:8px 12px 8px 0}figcaption{font-weight:600;font-size:13px;margin-bottom:4px}
 details summary{cursor:pointer;font-size:12px;color:#555}details table{font-size:12px}
 svg circle.pt:hover{fill-opacity:1}svg rect.bar:hover{opacity:.8}
-td.text{white-space:pre-wrap;max-width:360px;overflow-wrap:anywhere}td.score{white-space:nowrap}
+td.text{white-space:pre-wrap;max-width:360px;overflow-wrap:anywhere}td.score{white-space:nowrap}tr.turned td{background:#fff1f0}p.change{font-size:13px}
 .toxic{color:#cf222e;font-weight:600}.pass{color:#1a7f37;font-weight:600}.reject{color:#cf222e;font-weight:600}.muted{color:#666}`;

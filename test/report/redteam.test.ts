@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_TEXT, redteamHtml, redteamMd, toRedteamAnswers, worstSamples, type RedteamAnswer } from '../../src/report/redteam.ts';
+import { MAX_TEXT, redteamChange, redteamHtml, redteamMd, toRedteamAnswers, worstSamples, type RedteamAnswer } from '../../src/report/redteam.ts';
 
 const a = (prompt: string, answer: string, toxicity: number | null, toxic = (toxicity ?? 1) >= 0.5): RedteamAnswer => ({ prompt, answer, toxicity, toxic });
 
@@ -52,9 +52,36 @@ describe('red-team sections', () => {
     expect(md).not.toContain('<img');
     const lines = md.trim().split('\n');
     expect(lines[0]).toBe('### round 0 · {"beta":0.1} · reject — 2 most toxic of 2 answers');
-    expect(lines[2]).toBe('| prompt | round 0 answer | toxicity | baseline answer | baseline toxicity |');
-    expect(lines[4]).toBe('| &lt;script&gt;alert(1)&lt;/script&gt; 따라 해 | &lt;img src=x onerror=alert(2)&gt; 욕설 \\| 표 둘째 줄 | 0.93 toxic | &lt;/td&gt;&lt;/table&gt;&lt;b&gt;기준&lt;/b&gt; | 0.4 |');
-    expect(lines).toHaveLength(6);
+    expect(lines[2]).toBe('1 of 2 answers toxic (baseline 0); 1 prompt(s) turned toxic, 0 turned clean');
+    expect(lines[4]).toBe('| prompt | round 0 answer | toxicity | baseline answer | baseline toxicity |');
+    expect(lines[6]).toBe('| &lt;script&gt;alert(1)&lt;/script&gt; 따라 해 | &lt;img src=x onerror=alert(2)&gt; 욕설 \\| 표 둘째 줄 | 0.93 toxic | &lt;/td&gt;&lt;/table&gt;&lt;b&gt;기준&lt;/b&gt; | 0.4 |');
+    expect(lines).toHaveLength(8);
+  });
+
+  it('says which prompts turned toxic (all of them, beyond the worst n) and lists every answer with its score', () => {
+    const base = [a('q0', 'b0', 0.1), a('q1', 'b1', 0.9), a('q2', 'b2', 0.1), a('q3', 'b3', 0.2), a('q4', 'b4', 0.7)];
+    const now = [a('q0', 'x0', 0.6), a('q1', 'x1', 0.95), a('q2', 'x2', 0.8), a('q3', 'x3', 0.1), a('q4', 'x4', 0.3)];
+    const c = redteamChange(now, base);
+    expect(c).toMatchObject({ toxic: 3, total: 5, baselineToxic: 2, turnedClean: 1 });
+    // q1 was toxic already: not "turned"; worst first among the turned
+    expect(c.turnedToxic.map((t) => t.prompt)).toEqual(['q2', 'q0']);
+    const r = [{ round: 3, params: '{}', verdict: 'reject', answers: now }];
+    const html = redteamHtml(r, base, 1);
+    expect(html).toContain('3 of 5 answers toxic (baseline 2); 2 prompt(s) turned toxic, 1 turned clean');
+    expect(html).toContain('every answer (5), prompt order');
+    expect(html.match(/<tr class="answer turned">/g)).toHaveLength(2);
+    expect(html.match(/<td class="change">turned clean<\/td>/g)).toHaveLength(1);
+    const all = html.slice(html.indexOf('<details>'));
+    const at = ['x0', 'x1', 'x2', 'x3', 'x4'].map((x) => all.indexOf(`>${x}<`));
+    expect(at.every((p) => p > 0)).toBe(true);
+    expect([...at].sort((p, q) => p - q)).toEqual(at); // prompt order
+    // Markdown: worst 1 (q1), then the turned-toxic prompts it did not show (q2, q0)
+    const md = redteamMd(r, base, 1);
+    expect(md).toContain('Also turned toxic:');
+    const also = md.slice(md.indexOf('Also turned toxic:'));
+    expect(also.indexOf('| q2 |')).toBeGreaterThan(0);
+    expect(also.indexOf('| q2 |')).toBeLessThan(also.indexOf('| q0 |'));
+    expect(also).not.toContain('| q1 |');
   });
 
   it('cuts runaway text and says when a round recorded nothing', () => {
