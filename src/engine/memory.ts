@@ -7,6 +7,9 @@ import { readFileSync } from 'node:fs';
 import { freemem, totalmem } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../util/errors.ts';
+import { isOutOfMemory, MEMORY_FIXES } from '../util/failures.ts';
+
+export { isOutOfMemory };
 
 /** The wasm backend's heap ceiling (bytes): every tensor of the process lives inside it. */
 export const WASM_HEAP_BYTES = 4 * 2 ** 30;
@@ -29,14 +32,6 @@ export function noteModelLoad(where: string, params: number): void {
   }
 }
 
-const OOM_PATTERNS = [/Array buffer allocation failed/i, /Invalid typed array length/i, /allocation failed/i, /out of memory/i, /memory access out of bounds/i, /^Aborted\(/, /Cannot enlarge memory/i, /Invalid array length/i];
-
-/** Whether an error is an allocation failure (JS heap/ArrayBuffer, or the wasm heap). */
-export function isOutOfMemory(e: unknown): boolean {
-  const msg = e instanceof Error ? e.message : String(e);
-  return e instanceof RangeError ? OOM_PATTERNS.some((p) => p.test(msg)) || /allocation/i.test(msg) : OOM_PATTERNS.some((p) => p.test(msg));
-}
-
 /** The one-line message for an allocation failure. */
 export function outOfMemoryMessage(e: unknown): string {
   const backend = (() => {
@@ -48,8 +43,7 @@ export function outOfMemoryMessage(e: unknown): string {
   })();
   const model = lastModel ? `${lastModel.where}: ${(lastModel.params / 1e6).toFixed(0)}M parameters (${gb(lastModel.params * 4)} in float32)` : 'the model';
   const limit = backend === 'wasm' ? "the wasm backend's 4 GiB heap" : `this machine's memory (${gb(totalmem())} in all, ${gb(freemem())} free now)`;
-  const fixes = ['train LoRA adapters (lora:) instead of full weights', 'a smaller per_device_train_batch_size (with gradient_accumulation_steps)', 'a shorter max_length', 'gradient_checkpointing: true'];
-  if (backend === 'wasm') fixes.unshift('--backend native');
+  const fixes = backend === 'wasm' ? ['--backend native', ...MEMORY_FIXES] : MEMORY_FIXES;
   const what = e instanceof Error ? e.message.split('\n')[0] : String(e);
   return `out of memory: ${model} ran past ${limit} (${what}); try ${fixes.join(', ')}`;
 }

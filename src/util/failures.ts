@@ -10,7 +10,27 @@ export interface Explained {
   remedy: string;
 }
 
-const MEMORY_REMEDY = 'lower per_device_train_batch_size / --batch-size or max_length (raise gradient_accumulation_steps to keep the effective batch), or use a smaller model';
+/** What lowers peak memory, best first (engine/memory.ts adds --backend native on wasm). */
+export const MEMORY_FIXES = [
+  'train LoRA adapters (lora:) instead of full weights',
+  'a smaller per_device_train_batch_size / --batch-size (with gradient_accumulation_steps to keep the effective batch)',
+  'a shorter max_length',
+  'gradient_checkpointing: true',
+  'a smaller model',
+];
+const MEMORY_REMEDY = `try ${MEMORY_FIXES.join(', ')}`;
+
+/** Allocation failures of every engine: V8 / ArrayBuffer, the wasm heap, TensorFlow, WebGPU. */
+const OUT_OF_MEMORY =
+  /out of memory|\bOOM\b|Array buffer allocation failed|allocation failed|could not allocate memory|Cannot allocate memory|Invalid typed array length|Invalid array buffer length|Invalid array length|WebAssembly\.Memory|Cannot enlarge memory|memory access out of bounds|^Aborted\(|Requested texture size|failed to allocate|bad_alloc|ERR_WORKER_OUT_OF_MEMORY/i;
+
+/** Whether an error is an allocation failure (one list for the CLI and the engine). */
+export function isOutOfMemory(e: unknown): boolean {
+  const err = e as Error | undefined;
+  const name = String(err?.name ?? err?.constructor?.name ?? '');
+  const msg = e instanceof Error ? e.message : String(e);
+  return name === 'GPUOutOfMemoryError' || OUT_OF_MEMORY.test(msg) || (e instanceof RangeError && /allocation/i.test(msg));
+}
 
 const RULES: Array<{ test: (msg: string, code: string | undefined, name: string) => boolean; explain: (msg: string, e: NodeJS.ErrnoException) => Explained }> = [
   {
@@ -26,9 +46,7 @@ const RULES: Array<{ test: (msg: string, code: string | undefined, name: string)
     explain: () => ({ cause: 'too many open files', remedy: "raise the limit (ulimit -n 65536) or lower concurrency" }),
   },
   {
-    test: (m, _c, n) =>
-      n === 'GPUOutOfMemoryError' ||
-      /out of memory|\bOOM\b|Array buffer allocation failed|could not allocate memory|Cannot allocate memory|Invalid typed array length|Invalid array buffer length|WebAssembly\.Memory|memory access out of bounds|Requested texture size|failed to allocate|bad_alloc|ERR_WORKER_OUT_OF_MEMORY/i.test(m),
+    test: (m, _c, n) => n === 'GPUOutOfMemoryError' || OUT_OF_MEMORY.test(m),
     explain: () => ({ cause: 'out of memory in the tensor engine', remedy: MEMORY_REMEDY }),
   },
   {

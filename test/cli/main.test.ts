@@ -84,7 +84,7 @@ describe('engine failures', () => {
     const r = await inProcess(['convert', '--input', '큰.jsonl', '--output', '작은.parquet']);
     expect(r.code).toBe(1);
     // the engine's message (src/engine/memory.ts): the limit hit and what to change, in one line
-    expect(r.stderr).toMatch(/^ko-align: error: out of memory: the model ran past this machine's memory \(.* GB in all, .* free now\) \(Array buffer allocation failed\); try .*per_device_train_batch_size.*gradient_checkpointing: true\n$/);
+    expect(r.stderr).toMatch(/^ko-align: error: out of memory: the model ran past this machine's memory \(.* GB in all, .* free now\) \(Array buffer allocation failed\); try .*per_device_train_batch_size.*gradient_checkpointing: true, a smaller model\n$/);
     expect(r.stderr).not.toContain('internal error');
   });
 });

@@ -22,7 +22,7 @@ describe('engine aborts and resource failures map to one cause and remedy', () =
   it('a failed ArrayBuffer allocation is out of memory, with the batch / max_length remedy', () => {
     const e = thrown(() => new ArrayBuffer(2 ** 52));
     expect(explainFailure(e)?.cause).toBe('out of memory in the tensor engine');
-    expect(failureLine(e)).toMatch(/^out of memory in the tensor engine; lower per_device_train_batch_size .* \(Array buffer allocation failed\)$/);
+    expect(failureLine(e)).toMatch(/^out of memory in the tensor engine; try train LoRA adapters .*gradient_checkpointing: true, a smaller model \(Array buffer allocation failed\)$/);
   });
 
   it('TensorFlow OOM and a WebGPU device loss are named', () => {
