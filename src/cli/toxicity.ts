@@ -5,6 +5,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { resolve } from 'node:path';
 import { defaultModelDir } from '../safety/classifier.ts';
+import { evaluateToxicityFile, formatEvalTable } from '../safety/evaluate.ts';
 import { scoreToxicityFile, SCORERS } from '../safety/scorers.ts';
 import { trainOnSources } from '../safety/train-sources.ts';
 
@@ -66,6 +67,47 @@ export function register(program: Command): void {
         `toxicity: ${s.toxic}/${s.scored} toxic (${(s.toxicRate * 100).toFixed(1)}%)${failed}, mean ${s.meanToxicity === null ? 'n/a' : s.meanToxicity.toFixed(4)}, ` +
           `scorer ${s.scorerId}, threshold ${s.threshold.toFixed(4)} -> ${o.output}\n`,
       );
+    });
+
+  tox
+    .command('eval')
+    .description('measure a scorer on labelled rows: AUROC, F1, precision, recall, FPR at the threshold, calibration error (ECE), overall and per group')
+    .requiredOption('--input <file>', 'labelled rows (jsonl | json | parquet | arrow | csv)')
+    .option('--label-field <name>', 'column with the ground truth: true/false, 1/0 or toxic/clean', 'toxic')
+    .option('--group-by <name>', 'column to break the metrics down by (e.g. source)')
+    .option('--field <name>', 'column holding the text to score', 'text')
+    .option('--output <file>', 'also write the scored rows here')
+    .option('--report <file>', 'also write the metrics as JSON here')
+    .option('--scorer <name>', `${SCORERS.join(' | ')}`, 'classifier')
+    .option('--threshold <x>', 'toxic when toxicity >= x (default: the scorer\'s own, as in the gate)', num('--threshold'))
+    .option('--model-dir <dir>', 'classifier: model directory (default: the committed models/toxicity-ko)')
+    .option('--rubric <file>', 'judge: rubric YAML (default judges/safety-ko.yaml)')
+    .option('--model <name>', 'judge: judge model; moderation: moderation model')
+    .option('--base-url <url>', 'judge / moderation: OpenAI-compatible base URL (default $OPENAI_BASE_URL)')
+    .option('--prompt-field <name>', 'judge: column with the prompt the text answers')
+    .option('--concurrency <n>', 'judge / moderation: requests in flight', int('--concurrency', 1))
+    .option('--cache <file>', 'judge: durable judge cache file')
+    .option('--combine <how>', 'combined: max | mean of the classifier and judge scores', 'max')
+    .action(async (o) => {
+      const r = await evaluateToxicityFile({
+        input: o.input,
+        labelField: o.labelField,
+        groupBy: o.groupBy,
+        field: o.field,
+        output: o.output,
+        report: o.report,
+        scorer: o.scorer,
+        combine: o.combine,
+        threshold: o.threshold,
+        modelDir: o.modelDir,
+        rubricPath: o.rubric,
+        model: o.model,
+        baseURL: o.baseUrl,
+        promptField: o.promptField,
+        concurrency: o.concurrency,
+        cachePath: o.cache,
+      });
+      process.stdout.write(`${formatEvalTable(r)}\n`);
     });
 
   tox
