@@ -30,7 +30,7 @@ export function register(program: Command): void {
     .command('init')
     .description('Write a random tiny model (config.json, model.safetensors) with a small Korean BPE tokenizer and chat template')
     .requiredOption('--out <dir>', 'output model directory (replaced atomically; a non-empty directory that is not a model directory needs --force)')
-    .option('--arch <arch>', 'architecture: llama | qwen2 | qwen3', 'llama')
+    .option('--arch <arch>', 'architecture: llama | qwen2 | qwen3 | exaone', 'llama')
     .option('--vocab <n>', 'vocabulary size (tokenizer and embedding)', '512')
     .option('--hidden <n>', 'hidden size', '64')
     .option('--layers <n>', 'number of layers', '2')
@@ -43,7 +43,7 @@ export function register(program: Command): void {
     .option('--force', 'replace --out even when it holds files that are not a model directory')
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const arch = String(o.arch);
-      if (!['llama', 'qwen2', 'qwen3'].includes(arch)) throw new UserError(`--arch: expected llama, qwen2 or qwen3, got '${arch}'`);
+      if (!['llama', 'qwen2', 'qwen3', 'exaone'].includes(arch)) throw new UserError(`--arch: expected llama, qwen2, qwen3 or exaone, got '${arch}'`);
       const r = await initModelDir({
         out: String(o.out),
         arch: arch as InitArch,

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadConfig, paramShapes, type ModelConfig } from './config.ts';
+import { checkpointName, engineName } from './names.ts';
 import { LlamaModel } from './llama.ts';
 import { assertFinite, readSafetensors, weightFiles, writeSafetensors, type HostTensor } from './safetensors.ts';
 import { UserError } from '../util/errors.ts';
@@ -25,7 +26,8 @@ export interface LoadModelOptions {
 export function readModelTensors(dir: string, config: ModelConfig): Map<string, HostTensor> {
   const files = weightFiles(dir);
   const byFile = new Map<string, string[]>();
-  for (const name of paramShapes(config).keys()) {
+  for (const engine of paramShapes(config).keys()) {
+    const name = checkpointName(engine, config);
     const file = files.get(name);
     if (!file) {
       const where = existsSync(join(dir, 'model.safetensors.index.json')) ? join(dir, 'model.safetensors.index.json') : join(dir, 'model.safetensors');
@@ -39,7 +41,7 @@ export function readModelTensors(dir: string, config: ModelConfig): Map<string, 
     for (const [n, t] of readSafetensors(file, names)) {
       // NaN / Inf weights would give NaN log-probs and losses silently: refuse them here.
       assertFinite(file, n, t.data);
-      out.set(n, t);
+      out.set(engineName(n, config), t);
     }
   }
   return out;
@@ -97,7 +99,8 @@ export function withDtype(raw: Record<string, unknown>, dtype: keyof typeof SAVE
  * The parameters are copied to the host first, so training may go on after this returns.
  */
 export async function saveModel(model: LlamaModel, dir: string, opts: SaveModelOptions = {}): Promise<void> {
-  const tensors = await model.toHost();
+  // written under the checkpoint's own names (EXAONE's transformer.h.N..., see names.ts)
+  const tensors = new Map([...(await model.toHost())].map(([n, t]) => [checkpointName(n, model.config), t] as const));
   const dtype = !opts.dtype || opts.dtype === 'auto' ? modelDtype(model.config.raw) : opts.dtype;
   if (!(dtype in SAVE_DTYPES)) throw new UserError(`save dtype '${dtype}' is not supported (expected auto, ${Object.keys(SAVE_DTYPES).join(', ')})`);
   await writeModelDir(dir, async (tmp) => {

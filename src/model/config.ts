@@ -1,12 +1,13 @@
 /**
  * Model configuration: parses a Hugging Face config.json for the Llama family
- * (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM) into one shape,
- * and lists the parameters (HF names and shapes) such a model has.
+ * (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, and EXAONE 3.x's
+ * ExaoneForCausalLM, a Llama under other key and weight names: see names.ts) into one shape, and
+ * lists the parameters (engine names and shapes) such a model has.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { UserError } from '../util/errors.ts';
 
-export const ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM'] as const;
+export const ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'ExaoneForCausalLM'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 
 export interface RopeScaling {
@@ -154,12 +155,17 @@ export function parseConfig(raw: Record<string, unknown>, where = 'config.json')
     }
     architecture = a as Architecture;
   } else {
-    const byType: Record<string, Architecture> = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM' };
+    const byType: Record<string, Architecture> = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', exaone: 'ExaoneForCausalLM' };
     architecture = byType[String(raw.model_type)];
     if (!architecture) throw new UserError(`${where}: unknown architecture (no "architectures" and model_type ${JSON.stringify(raw.model_type)}; supported: ${ARCHITECTURES.join(', ')})`);
   }
-  const act = raw.hidden_act ?? raw.hidden_activation ?? 'silu';
-  if (act !== 'silu') throw new UserError(`${where}: "hidden_act" ${JSON.stringify(act)} is not supported (expected "silu")`);
+  // EXAONE 3.x (configuration_exaone.py) names some keys its own way: num_layers,
+  // layer_norm_epsilon (default 1e-6), activation_function; its tie_word_embeddings defaults to
+  // true and intermediate_size to 4 x hidden_size.
+  const exaone = architecture === 'ExaoneForCausalLM';
+  const actKey = exaone ? 'activation_function' : raw.hidden_act !== undefined ? 'hidden_act' : 'hidden_activation';
+  const act = raw[actKey] ?? 'silu';
+  if (act !== 'silu') throw new UserError(`${where}: "${actKey}" ${JSON.stringify(act)} is not supported (expected "silu")`);
 
   const hiddenSize = posInt(raw, 'hidden_size', where);
   const numHeads = posInt(raw, 'num_attention_heads', where);
@@ -171,10 +177,10 @@ export function parseConfig(raw: Record<string, unknown>, where = 'config.json')
   if (!Number.isInteger(headDim)) throw new UserError(`${where}: "hidden_size" (${hiddenSize}) is not divisible by "num_attention_heads" (${numHeads}); set "head_dim"`);
   if (headDim % 2 !== 0) throw new UserError(`${where}: head dim ${headDim} must be even for rotary embeddings`);
 
-  const attentionBias = raw.attention_bias === true;
+  const attentionBias = raw.attention_bias === true || (exaone && raw.bias === true);
   const isQwen2 = architecture === 'Qwen2ForCausalLM';
   const { ropeTheta, ropeScaling } = parseRope(raw, where);
-  const numLayers = posInt(raw, 'num_hidden_layers', where);
+  const numLayers = posInt(raw, exaone && raw.num_hidden_layers == null ? 'num_layers' : 'num_hidden_layers', where);
   const { slidingWindow, slidingLayers } = parseSlidingWindow(raw, architecture, numLayers, where);
   const eos = raw.eos_token_id;
   const eosTokenIds = Array.isArray(eos) ? eos.map(Number) : typeof eos === 'number' ? [eos] : [];
@@ -183,15 +189,15 @@ export function parseConfig(raw: Record<string, unknown>, where = 'config.json')
     modelType: String(raw.model_type ?? architecture.replace(/ForCausalLM$/, '').toLowerCase()),
     vocabSize: posInt(raw, 'vocab_size', where),
     hiddenSize,
-    intermediateSize: posInt(raw, 'intermediate_size', where),
+    intermediateSize: posInt(raw, 'intermediate_size', where, exaone ? 4 * hiddenSize : undefined),
     numLayers,
     numHeads,
     numKvHeads,
     headDim,
-    rmsNormEps: num(raw, 'rms_norm_eps', where, 1e-6),
+    rmsNormEps: exaone ? num(raw, 'layer_norm_epsilon', where, 1e-6) : num(raw, 'rms_norm_eps', where, 1e-6),
     ropeTheta,
     ropeScaling,
-    tieWordEmbeddings: raw.tie_word_embeddings === true,
+    tieWordEmbeddings: exaone ? raw.tie_word_embeddings !== false : raw.tie_word_embeddings === true,
     qkvBias: isQwen2 ? true : attentionBias,
     oBias: isQwen2 ? false : attentionBias,
     mlpBias: raw.mlp_bias === true,

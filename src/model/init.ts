@@ -10,9 +10,10 @@ import { writeSafetensors, type HostTensor } from './safetensors.ts';
 import { writeModelDir } from './checkpoint.ts';
 import { buildTokenizer } from './tokenizer-builder.ts';
 import { parseConfig, paramShapes, type ModelConfig } from './config.ts';
+import { checkpointName } from './names.ts';
 import { UserError } from '../util/errors.ts';
 
-export type InitArch = 'llama' | 'qwen2' | 'qwen3';
+export type InitArch = 'llama' | 'qwen2' | 'qwen3' | 'exaone';
 
 export interface TinyModelSpec {
   arch: InitArch;
@@ -32,11 +33,11 @@ export interface TinyModelSpec {
   padTokenId?: number;
 }
 
-const ARCH_NAMES: Record<InitArch, string> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM' };
+const ARCH_NAMES: Record<InitArch, string> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', exaone: 'ExaoneForCausalLM' };
 
 /** A config.json object for the spec (same keys llama_ref.py make writes). */
 export function tinyConfigJson(s: TinyModelSpec): Record<string, unknown> {
-  if (!(s.arch in ARCH_NAMES)) throw new UserError(`--arch: unknown architecture '${s.arch}' (expected llama, qwen2 or qwen3)`);
+  if (!(s.arch in ARCH_NAMES)) throw new UserError(`--arch: unknown architecture '${s.arch}' (expected llama, qwen2, qwen3 or exaone)`);
   for (const [k, v] of Object.entries({ vocab: s.vocab, hidden: s.hidden, layers: s.layers, heads: s.heads, 'kv-heads': s.kvHeads, intermediate: s.intermediate })) {
     if (!Number.isInteger(v) || v <= 0) throw new UserError(`--${k}: expected a positive integer, got ${v}`);
   }
@@ -72,6 +73,16 @@ export function tinyConfigJson(s: TinyModelSpec): Record<string, unknown> {
     attention_bias: s.arch === 'qwen2',
     torch_dtype: 'float32',
   };
+  if (s.arch === 'exaone') {
+    // EXAONE 3.x's own keys (configuration_exaone.py), as its released config.json files write them
+    cfg.num_layers = cfg.num_hidden_layers;
+    delete cfg.num_hidden_layers;
+    cfg.layer_norm_epsilon = cfg.rms_norm_eps;
+    delete cfg.rms_norm_eps;
+    cfg.activation_function = cfg.hidden_act;
+    delete cfg.hidden_act;
+    delete cfg.attention_bias;
+  }
   if (s.bosTokenId !== undefined) cfg.bos_token_id = s.bosTokenId;
   if (s.eosTokenId !== undefined) cfg.eos_token_id = s.eosTokenId;
   if (s.padTokenId !== undefined) cfg.pad_token_id = s.padTokenId;
@@ -242,7 +253,7 @@ export async function initModelDir(opts: InitModelOptions): Promise<InitModelRes
     const tensors = randomWeights(config, opts.seed ?? 0);
     await writeFile(join(tmp, 'config.json'), `${JSON.stringify(raw, null, 2)}\n`);
     await writeFile(join(tmp, 'generation_config.json'), `${JSON.stringify({ bos_token_id: raw.bos_token_id, eos_token_id: eos, pad_token_id: pad, do_sample: false }, null, 2)}\n`);
-    await writeSafetensors(join(tmp, 'model.safetensors'), tensors);
+    await writeSafetensors(join(tmp, 'model.safetensors'), new Map([...tensors].map(([n, t]) => [checkpointName(n, config), t] as const)));
     let params = 0;
     for (const t of tensors.values()) params += t.data.length;
     result = { dir: opts.out, params, tokenizerVocab: tok.vocabSize, config: raw };

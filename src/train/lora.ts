@@ -4,6 +4,8 @@
  * adapter_config.json + adapter_model.safetensors with keys
  *   base_model.model.<module>.lora_A.weight / lora_B.weight
  * so `peft.PeftModel.from_pretrained(base, dir)` loads them. `mergeInto` folds them into W.
+ * Module names and target_modules are written in the checkpoint's own naming (EXAONE:
+ * transformer.h.N.attn.attention.out_proj, target out_proj; see model/names.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../engine/backend.ts';
@@ -12,6 +14,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { linear, type LlamaModel } from '../model/llama.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { checkpointName, checkpointTarget, engineName, engineTarget } from '../model/names.ts';
 import { readSafetensors, writeSafetensors, type HostTensor } from '../model/safetensors.ts';
 import { UserError } from '../util/errors.ts';
 import type { OptimParam } from './optim.ts';
@@ -25,23 +29,29 @@ export class LoraAdapters {
   readonly modules = new Map<string, { A: tf.Variable; B: tf.Variable }>();
   readonly scale: number;
 
-  constructor(readonly cfg: LoraConfig) {
+  constructor(
+    readonly cfg: LoraConfig,
+    /** The adapted model's config: names in files follow its checkpoint layout. */
+    readonly modelConfig: ModelConfig,
+  ) {
     // PEFT: scaling = lora_alpha / sqrt(r) with use_rslora, else lora_alpha / r
     this.scale = cfg.use_rslora ? cfg.alpha / Math.sqrt(cfg.r) : cfg.alpha / cfg.r;
   }
 
   /** Fresh adapters on every targeted projection of `model` (A kaiming-uniform from `seed`, B zero). */
   static create(model: LlamaModel, cfg: LoraConfig, seed: number): LoraAdapters {
+    const targets = new Set(cfg.target_modules.map((t) => engineTarget(t, model.config)));
     for (const t of cfg.target_modules) {
-      if (!(LORA_TARGETS as readonly string[]).includes(t)) {
-        throw new UserError(`lora.target_modules: unknown module '${t}' (expected some of ${LORA_TARGETS.join(', ')})`);
+      if (!(LORA_TARGETS as readonly string[]).includes(engineTarget(t, model.config))) {
+        const names = [...new Set(LORA_TARGETS.map((x) => checkpointTarget(x, model.config)))];
+        throw new UserError(`lora.target_modules: unknown module '${t}' (expected some of ${names.join(', ')})`);
       }
     }
-    const ad = new LoraAdapters(cfg);
+    const ad = new LoraAdapters(cfg, model.config);
     const rng = new Rng(seed, 0x10a);
     for (const [name, v] of model.params) {
       const m = /^(.*\.(\w+_proj))\.weight$/.exec(name);
-      if (!m || !cfg.target_modules.includes(m[2])) continue;
+      if (!m || !targets.has(m[2]!)) continue;
       const [out, inp] = v.shape;
       const bound = 1 / Math.sqrt(inp); // kaiming_uniform_(a=sqrt(5)), as PEFT
       const a = rng.fillUniform(new Float32Array(cfg.r * inp), -bound, bound);
@@ -88,8 +98,9 @@ export class LoraAdapters {
   async toHost(): Promise<Map<string, HostTensor>> {
     const out = new Map<string, HostTensor>();
     for (const [m, { A, B }] of this.modules) {
-      out.set(`${PEFT_PREFIX}${m}.lora_A.weight`, { shape: A.shape.slice(), data: (await A.data()) as Float32Array });
-      out.set(`${PEFT_PREFIX}${m}.lora_B.weight`, { shape: B.shape.slice(), data: (await B.data()) as Float32Array });
+      const name = checkpointName(m, this.modelConfig);
+      out.set(`${PEFT_PREFIX}${name}.lora_A.weight`, { shape: A.shape.slice(), data: (await A.data()) as Float32Array });
+      out.set(`${PEFT_PREFIX}${name}.lora_B.weight`, { shape: B.shape.slice(), data: (await B.data()) as Float32Array });
     }
     return out;
   }
@@ -107,7 +118,7 @@ export class LoraAdapters {
       r: this.cfg.r,
       lora_alpha: this.cfg.alpha,
       lora_dropout: this.cfg.dropout,
-      target_modules: [...new Set(this.cfg.target_modules)].sort(),
+      target_modules: [...new Set(this.cfg.target_modules.map((t) => checkpointTarget(engineTarget(t, this.modelConfig), this.modelConfig)))].sort(),
       bias: 'none',
       fan_in_fan_out: false,
       inference_mode: true,
@@ -148,16 +159,17 @@ export class LoraAdapters {
   /** Reads a PEFT LoRA adapter directory for `model`. */
   static load(dir: string, model: LlamaModel): LoraAdapters {
     const cfg = LoraAdapters.readConfig(dir);
-    const ad = new LoraAdapters(cfg);
+    const ad = new LoraAdapters(cfg, model.config);
     const tensors = readSafetensors(join(dir, 'adapter_model.safetensors'));
     for (const [key, t] of tensors) {
       const m = /^base_model\.model\.(.*)\.lora_([AB])\.weight$/.exec(key);
       if (!m) throw new UserError(`${dir}: unexpected adapter tensor '${key}'`);
-      const w = model.params.get(`${m[1]}.weight`);
+      const module = engineName(m[1]!, model.config);
+      const w = model.params.get(`${module}.weight`);
       if (!w) throw new UserError(`${dir}: adapter tensor '${key}' targets '${m[1]}', which the model does not have`);
-      const entry = ad.modules.get(m[1]) ?? ({} as { A: tf.Variable; B: tf.Variable });
+      const entry = ad.modules.get(module) ?? ({} as { A: tf.Variable; B: tf.Variable });
       entry[m[2] as 'A' | 'B'] = tf.variable(tf.tensor(t.data, t.shape, 'float32'), true);
-      ad.modules.set(m[1], entry);
+      ad.modules.set(module, entry);
     }
     for (const [m, e] of ad.modules) if (!e.A || !e.B) throw new UserError(`${dir}: module '${m}' lacks lora_A or lora_B`);
     return ad;

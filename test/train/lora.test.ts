@@ -23,7 +23,7 @@ describe('rsLoRA (PEFT use_rslora)', () => {
     const cfg = { r: 4, alpha: 8, dropout: 0, target_modules: ['q_proj'], merge: false, use_rslora: true };
     const ad = LoraAdapters.create(model, cfg, 1);
     expect(ad.scale).toBe(4); // 8 / sqrt(4), not 8 / 4
-    expect(new LoraAdapters({ ...cfg, use_rslora: false }).scale).toBe(2);
+    expect(new LoraAdapters({ ...cfg, use_rslora: false }, model.config).scale).toBe(2);
     const name = 'model.layers.0.self_attn.q_proj';
     const { A, B } = ad.modules.get(name)!;
     B.assign(tf.fill(B.shape, 0.01));
