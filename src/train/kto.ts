@@ -34,6 +34,7 @@ import { Rng } from './rng.ts';
 import { capMessages, tokenizePromptCompletion } from './tokenize.ts';
 import { train, type LogStat, type TrainOptions, type TrainResult, type TrainTask } from './trainer.ts';
 import { fromTrlConfig } from './trl-compat.ts';
+import { checkpointName } from '../model/names.ts';
 
 /** Reads a YAML config (our keys, or TRL KTOConfig / Axolotl names: trl-compat.ts), applies `--set`, validates. */
 export async function loadKtoConfig(path: string, sets: string[] = []): Promise<KtoConfig> {
@@ -305,7 +306,7 @@ export function buildKtoTask(model: LlamaModel, cfg: KtoConfig, data: KtoData, r
     lora = LoraAdapters.create(model, cfg.lora, cfg.seed);
     params = lora.params(cfg.learning_rate, cfg.weight_decay);
   } else {
-    params = selectParams(model.params, { trainable: cfg.trainable, paramGroups: cfg.param_groups, learningRate: cfg.learning_rate, weightDecay: cfg.weight_decay, tied: model.config.tieWordEmbeddings, source });
+    params = selectParams(model.params, { trainable: cfg.trainable, paramGroups: cfg.param_groups, learningRate: cfg.learning_rate, weightDecay: cfg.weight_decay, tied: model.config.tieWordEmbeddings, source, alias: (n) => checkpointName(n, model.config) });
   }
   const withKl = cfg.loss_type === 'kto';
   const lossParams = { beta: cfg.beta, desirableWeight: cfg.desirable_weight, undesirableWeight: cfg.undesirable_weight, lossType: cfg.loss_type };

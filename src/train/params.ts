@@ -53,6 +53,8 @@ export interface SelectOptions {
   tied: boolean;
   /** Config file name for error messages. */
   source: string;
+  /** The checkpoint's own name of a parameter (EXAONE: transformer.h.N...): regexes match either. */
+  alias?: (name: string) => string;
 }
 
 /**
@@ -60,20 +62,22 @@ export interface SelectOptions {
  * (all when absent), each with its group's learning rate and the HF decay rule.
  * A pattern that matches nothing is an error naming the key.
  */
+const either = (f: (n: string) => boolean, alias?: (n: string) => string) => (alias ? (n: string) => f(n) || f(alias(n)) : f);
+
 export function selectParams(params: Map<string, tf.Variable>, o: SelectOptions): OptimParam[] {
   const names = [...params.keys()];
   let chosen = names;
   if (o.trainable && o.trainable.length > 0) {
     const set = new Set<string>();
     o.trainable.forEach((p, i) => {
-      const f = compilePattern(p, `${o.source}: key 'trainable[${i}]'`, o.tied);
+      const f = either(compilePattern(p, `${o.source}: key 'trainable[${i}]'`, o.tied), o.alias);
       const hit = names.filter(f);
       if (hit.length === 0) throw new UserError(`${o.source}: key 'trainable[${i}]': pattern '${p}' matches no parameter of the model`);
       hit.forEach((h) => set.add(h));
     });
     chosen = names.filter((n) => set.has(n));
   }
-  const groups = o.paramGroups.map((g, i) => ({ ...g, f: compilePattern(g.pattern, `${o.source}: key 'param_groups[${i}].pattern'`, o.tied), used: false }));
+  const groups = o.paramGroups.map((g, i) => ({ ...g, f: either(compilePattern(g.pattern, `${o.source}: key 'param_groups[${i}].pattern'`, o.tied), o.alias), used: false }));
   const out = chosen.map((name) => {
     const g = groups.find((gr) => gr.f(name));
     if (g) g.used = true;

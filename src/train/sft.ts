@@ -30,6 +30,7 @@ import { trainSettingsLine } from './settings.ts';
 import { capMessages, tokenizeChatForTraining } from './tokenize.ts';
 import { train, type TrainOptions, type TrainResult, type TrainTask } from './trainer.ts';
 import { fromTrlConfig } from './trl-compat.ts';
+import { checkpointName } from '../model/names.ts';
 
 /**
  * Reads a YAML config, applies `--set` overrides, validates it (errors name the key). TRL
@@ -224,6 +225,7 @@ export function buildSftTask(model: LlamaModel, cfg: SftConfig, data: SftData, p
       learningRate: cfg.learning_rate,
       weightDecay: cfg.weight_decay,
       tied: model.config.tieWordEmbeddings,
+      alias: (n) => checkpointName(n, model.config),
       source,
     });
   }

@@ -17,6 +17,7 @@ import { sequenceLogprobs } from '../../src/model/logprobs.ts';
 import { checkpointName, checkpointTarget, engineName, engineTarget } from '../../src/model/names.ts';
 import { readSafetensors } from '../../src/model/safetensors.ts';
 import { LoraAdapters, mergeAdapterDir } from '../../src/train/lora.ts';
+import { selectParams } from '../../src/train/params.ts';
 import { trainSft, validateSftConfig } from '../../src/train/sft.ts';
 import { repoRoot } from '../helpers/cli.ts';
 
@@ -112,6 +113,17 @@ describe('EXAONE checkpoints', () => {
     // an untargeted weight is unchanged
     expect(Array.from(m.get('transformer.h.0.mlp.c_proj.weight')!.data)).toEqual(Array.from(base.get('transformer.h.0.mlp.c_proj.weight')!.data));
     ad.dispose();
+    model.dispose();
+  });
+
+  it('trainable / param_groups regexes match EXAONE names as well as the engine ones', async () => {
+    const model = await loadModel(FIX);
+    const base = { paramGroups: [], learningRate: 1e-3, weightDecay: 0, tied: true, source: 'sft.yaml', alias: (n: string) => checkpointName(n, model.config) };
+    const byExaone = selectParams(model.params, { ...base, trainable: ['^transformer\\.h\\.1\\.mlp\\.c_fc_0'] }).map((p) => p.name);
+    expect(byExaone).toEqual(['model.layers.1.mlp.gate_proj.weight']);
+    const both = selectParams(model.params, { ...base, trainable: ['layers.1'], paramGroups: [{ pattern: 'attn\\.attention', learning_rate: 1e-4 }] });
+    expect(both.filter((p) => p.lr === 1e-4).map((p) => p.name).sort()).toEqual(['k_proj', 'o_proj', 'q_proj', 'v_proj'].map((x) => `model.layers.1.self_attn.${x}.weight`));
+    expect(() => selectParams(model.params, { ...base, trainable: ['c_attn'] })).toThrow("sft.yaml: key 'trainable[0]': pattern 'c_attn' matches no parameter of the model");
     model.dispose();
   });
 
