@@ -7,7 +7,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { UserError } from '../util/errors.ts';
 
-export const ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'ExaoneForCausalLM'] as const;
+export const ARCHITECTURES = ['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'ExaoneForCausalLM', 'Exaone4ForCausalLM'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 
 export interface RopeScaling {
@@ -39,8 +39,15 @@ export interface ModelConfig {
   oBias: boolean;
   /** Bias on the MLP projections (Llama mlp_bias). */
   mlpBias: boolean;
-  /** Per-head RMSNorm of q and k before RoPE (Qwen3). */
+  /** Per-head RMSNorm of q and k before RoPE (Qwen3, EXAONE 4). */
   qkNorm: boolean;
+  /**
+   * EXAONE 4: no norm before attention / MLP; their outputs are normed instead
+   * (x + post_attention_layernorm(attn(x)), then x + post_feedforward_layernorm(mlp(x))).
+   */
+  postNorm: boolean;
+  /** Layers without RoPE (EXAONE 4 with a sliding window: its global layers are NoPE). */
+  noRopeLayers?: boolean[];
   maxPositionEmbeddings: number;
   /** Mistral / Qwen sliding-window attention: a token sees the last `slidingWindow` positions. */
   slidingWindow?: number;
@@ -119,6 +126,7 @@ function parseRope(raw: Record<string, unknown>, where: string): { ropeTheta: nu
  */
 function parseSlidingWindow(raw: Record<string, unknown>, architecture: Architecture, numLayers: number, where: string): { slidingWindow?: number; slidingLayers?: boolean[] } {
   const sw = raw.sliding_window;
+  if (architecture === 'Exaone4ForCausalLM') return parseExaone4Window(raw, numLayers, where);
   const isMistral = architecture === 'MistralForCausalLM';
   const on = isMistral ? sw != null : raw.use_sliding_window === true && sw != null;
   if (!on) return {};
@@ -139,6 +147,34 @@ function parseSlidingWindow(raw: Record<string, unknown>, architecture: Architec
   return layers.some(Boolean) ? { slidingWindow: sw, slidingLayers: layers } : {};
 }
 
+/**
+ * EXAONE 4 (transformers models/exaone4/configuration_exaone4.py): `sliding_window` (null = every
+ * layer global), and per layer `layer_types`, or else `sliding_window_pattern`: an integer p makes
+ * layer i sliding unless (i + 1) % p == 0; a string such as "LLLG" repeats from layer 0 (L =
+ * sliding, G = global) and the last layer is global.
+ */
+function parseExaone4Window(raw: Record<string, unknown>, numLayers: number, where: string): { slidingWindow?: number; slidingLayers?: boolean[] } {
+  const sw = raw.sliding_window;
+  if (sw == null) return {};
+  if (typeof sw !== 'number' || !Number.isInteger(sw) || sw <= 0) throw new UserError(`${where}: "sliding_window" must be a positive integer or null, got ${JSON.stringify(sw)}`);
+  let layers: boolean[];
+  const lt = raw.layer_types;
+  const pat = raw.sliding_window_pattern ?? 4;
+  if (lt != null) {
+    if (!Array.isArray(lt) || lt.length !== numLayers || lt.some((t) => t !== 'full_attention' && t !== 'sliding_attention')) {
+      throw new UserError(`${where}: "layer_types" must list "full_attention" or "sliding_attention" for each of the ${numLayers} layers`);
+    }
+    layers = lt.map((t) => t === 'sliding_attention');
+  } else if (typeof pat === 'number' && Number.isInteger(pat) && pat > 0) {
+    layers = Array.from({ length: numLayers }, (_, i) => (i + 1) % pat !== 0);
+  } else if (typeof pat === 'string' && /^[LG]+$/.test(pat)) {
+    layers = Array.from({ length: numLayers }, (_, i) => i !== numLayers - 1 && pat[i % pat.length] === 'L');
+  } else {
+    throw new UserError(`${where}: "sliding_window_pattern" must be a positive integer or a string of L and G, got ${JSON.stringify(pat)}`);
+  }
+  return { slidingWindow: sw, slidingLayers: layers };
+}
+
 /** Whether layer `i` attends within the sliding window. */
 export function usesSlidingWindow(c: ModelConfig, i: number): boolean {
   return c.slidingWindow !== undefined && (c.slidingLayers?.[i] ?? true);
@@ -155,7 +191,7 @@ export function parseConfig(raw: Record<string, unknown>, where = 'config.json')
     }
     architecture = a as Architecture;
   } else {
-    const byType: Record<string, Architecture> = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', exaone: 'ExaoneForCausalLM' };
+    const byType: Record<string, Architecture> = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', exaone: 'ExaoneForCausalLM', exaone4: 'Exaone4ForCausalLM' };
     architecture = byType[String(raw.model_type)];
     if (!architecture) throw new UserError(`${where}: unknown architecture (no "architectures" and model_type ${JSON.stringify(raw.model_type)}; supported: ${ARCHITECTURES.join(', ')})`);
   }
@@ -163,6 +199,7 @@ export function parseConfig(raw: Record<string, unknown>, where = 'config.json')
   // layer_norm_epsilon (default 1e-6), activation_function; its tie_word_embeddings defaults to
   // true and intermediate_size to 4 x hidden_size.
   const exaone = architecture === 'ExaoneForCausalLM';
+  const exaone4 = architecture === 'Exaone4ForCausalLM';
   const actKey = exaone ? 'activation_function' : raw.hidden_act !== undefined ? 'hidden_act' : 'hidden_activation';
   const act = raw[actKey] ?? 'silu';
   if (act !== 'silu') throw new UserError(`${where}: "${actKey}" ${JSON.stringify(act)} is not supported (expected "silu")`);
@@ -194,14 +231,17 @@ export function parseConfig(raw: Record<string, unknown>, where = 'config.json')
     numHeads,
     numKvHeads,
     headDim,
-    rmsNormEps: exaone ? num(raw, 'layer_norm_epsilon', where, 1e-6) : num(raw, 'rms_norm_eps', where, 1e-6),
+    rmsNormEps: exaone ? num(raw, 'layer_norm_epsilon', where, 1e-6) : num(raw, 'rms_norm_eps', where, exaone4 ? 1e-5 : 1e-6),
     ropeTheta,
     ropeScaling,
     tieWordEmbeddings: exaone ? raw.tie_word_embeddings !== false : raw.tie_word_embeddings === true,
     qkvBias: isQwen2 ? true : attentionBias,
     oBias: isQwen2 ? false : attentionBias,
     mlpBias: raw.mlp_bias === true,
-    qkNorm: architecture === 'Qwen3ForCausalLM',
+    qkNorm: architecture === 'Qwen3ForCausalLM' || exaone4,
+    postNorm: exaone4,
+    // "We use global NoPE for hybrid attention model": with a window, the global layers skip RoPE
+    noRopeLayers: exaone4 && slidingWindow !== undefined ? slidingLayers!.map((s) => !s) : undefined,
     maxPositionEmbeddings: num(raw, 'max_position_embeddings', where, 2048),
     slidingWindow,
     slidingLayers,
@@ -233,7 +273,7 @@ export function paramShapes(c: ModelConfig): Map<string, number[]> {
   m.set('model.embed_tokens.weight', [c.vocabSize, H]);
   for (let i = 0; i < c.numLayers; i++) {
     const p = `model.layers.${i}.`;
-    m.set(`${p}input_layernorm.weight`, [H]);
+    if (!c.postNorm) m.set(`${p}input_layernorm.weight`, [H]);
     m.set(`${p}self_attn.q_proj.weight`, [qDim, H]);
     m.set(`${p}self_attn.k_proj.weight`, [kvDim, H]);
     m.set(`${p}self_attn.v_proj.weight`, [kvDim, H]);
@@ -249,6 +289,7 @@ export function paramShapes(c: ModelConfig): Map<string, number[]> {
     m.set(`${p}self_attn.o_proj.weight`, [H, qDim]);
     if (c.oBias) m.set(`${p}self_attn.o_proj.bias`, [H]);
     m.set(`${p}post_attention_layernorm.weight`, [H]);
+    if (c.postNorm) m.set(`${p}post_feedforward_layernorm.weight`, [H]);
     m.set(`${p}mlp.gate_proj.weight`, [c.intermediateSize, H]);
     m.set(`${p}mlp.up_proj.weight`, [c.intermediateSize, H]);
     m.set(`${p}mlp.down_proj.weight`, [H, c.intermediateSize]);

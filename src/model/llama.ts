@@ -381,7 +381,10 @@ export class LlamaModel {
     return tf.mul(tf.sub(1, tf.cast(allowed, 'float32')), NEG);
   }
 
-  /** One decoder layer: x + attention(rmsnorm(x)), then + mlp(rmsnorm(.)). x [B, T, H]. */
+  /**
+   * One decoder layer: x + attention(rmsnorm(x)), then + mlp(rmsnorm(.)); post-norm layers
+   * (EXAONE 4) norm the outputs instead: x + rmsnorm(attention(x)), then + rmsnorm(mlp(.)). x [B, T, H].
+   */
   private block(i: number, xIn: tf.Tensor, ctx: BlockContext): tf.Tensor {
     const c = this.config;
     const { B, T, cos, sin, hook, cache } = ctx;
@@ -394,7 +397,7 @@ export class LlamaModel {
     const p = `model.layers.${i}.`;
     let x = xIn;
     // ---- attention ----
-    const h = rmsNorm(x, this.p(`${p}input_layernorm.weight`), c.rmsNormEps);
+    const h = c.postNorm ? x : rmsNorm(x, this.p(`${p}input_layernorm.weight`), c.rmsNormEps);
     let q = tf.reshape(this.proj(`${p}self_attn.q_proj`, h, hook), [B, T, A, hd]);
     let k = tf.reshape(this.proj(`${p}self_attn.k_proj`, h, hook), [B, T, K, hd]);
     let v = tf.reshape(this.proj(`${p}self_attn.v_proj`, h, hook), [B, T, K, hd]);
@@ -402,8 +405,13 @@ export class LlamaModel {
       q = rmsNorm(q, this.p(`${p}self_attn.q_norm.weight`), c.rmsNormEps);
       k = rmsNorm(k, this.p(`${p}self_attn.k_norm.weight`), c.rmsNormEps);
     }
-    q = applyRope(tf.transpose(q, [0, 2, 1, 3]), cos, sin); // [B, A, T, hd]
-    k = applyRope(tf.transpose(k, [0, 2, 1, 3]), cos, sin); // [B, K, T, hd]
+    const rope = !c.noRopeLayers?.[i];
+    q = tf.transpose(q, [0, 2, 1, 3]); // [B, A, T, hd]
+    k = tf.transpose(k, [0, 2, 1, 3]); // [B, K, T, hd]
+    if (rope) {
+      q = applyRope(q, cos, sin);
+      k = applyRope(k, cos, sin);
+    }
     v = tf.transpose(v, [0, 2, 1, 3]); // [B, K, T, hd]
     if (cache) [k, v] = cache.append(i, k as tf.Tensor4D, v as tf.Tensor4D); // [B, K, S, hd]
     const S = k.shape[2] as number;
@@ -414,13 +422,15 @@ export class LlamaModel {
     const att = tf.reshape(tf.softmax(tf.add(scores, bias), -1), [B, K, rep * T, S]);
     const av = explicit ? matmul(att, v) : tf.matMul(att, v);
     const o = tf.reshape(tf.transpose(tf.reshape(av, [B, A, T, hd]), [0, 2, 1, 3]), [B, T, A * hd]);
-    x = tf.add(x, this.proj(`${p}self_attn.o_proj`, o, hook));
+    const attn = this.proj(`${p}self_attn.o_proj`, o, hook);
+    x = tf.add(x, c.postNorm ? rmsNorm(attn, this.p(`${p}post_attention_layernorm.weight`), c.rmsNormEps) : attn);
     // ---- SwiGLU MLP ----
-    const h2 = rmsNorm(x, this.p(`${p}post_attention_layernorm.weight`), c.rmsNormEps);
+    const h2 = c.postNorm ? x : rmsNorm(x, this.p(`${p}post_attention_layernorm.weight`), c.rmsNormEps);
     const g = this.proj(`${p}mlp.gate_proj`, h2, hook);
     const u = this.proj(`${p}mlp.up_proj`, h2, hook);
     const act = fusedSwiglu(g, u) ?? tf.mul(tf.mul(g, tf.sigmoid(g)), u); // silu(g) * u
-    x = tf.add(x, this.proj(`${p}mlp.down_proj`, act, hook));
+    const mlp = this.proj(`${p}mlp.down_proj`, act, hook);
+    x = tf.add(x, c.postNorm ? rmsNorm(mlp, this.p(`${p}post_feedforward_layernorm.weight`), c.rmsNormEps) : mlp);
     return x;
   }
 

@@ -13,6 +13,7 @@ import { initBackend } from '../../src/engine/backend.ts';
 import { loadModel, saveModel } from '../../src/model/checkpoint.ts';
 import { paramShapes, parseConfig } from '../../src/model/config.ts';
 import { initModelDir } from '../../src/model/init.ts';
+import { generate } from '../../src/model/generate.ts';
 import { sequenceLogprobs } from '../../src/model/logprobs.ts';
 import { checkpointName, checkpointTarget, engineName, engineTarget } from '../../src/model/names.ts';
 import { readSafetensors } from '../../src/model/safetensors.ts';
@@ -149,3 +150,40 @@ describe('EXAONE checkpoints', () => {
     expect(adapter.target_modules).toEqual(['c_fc_1', 'q_proj', 'v_proj']);
   });
 });
+
+describe('EXAONE 4.0 (Exaone4ForCausalLM)', () => {
+  const FIX4 = join(repoRoot, 'test', 'fixtures', 'model');
+  const cfg4 = (name: string) => JSON.parse(readFileSync(join(FIX4, name, 'config.json'), 'utf8')) as Record<string, unknown>;
+
+  it('post-norm layers without input norms, QK-norm, and NoPE on the global layers of a hybrid model', () => {
+    const c = parseConfig(cfg4('exaone4-hybrid'));
+    expect(c).toMatchObject({ postNorm: true, qkNorm: true, slidingWindow: 3, slidingLayers: [true, false, true, false], noRopeLayers: [false, true, false, true], rmsNormEps: 1e-5 });
+    const names = [...paramShapes(c).keys()];
+    expect(names).toContain('model.layers.0.post_feedforward_layernorm.weight');
+    expect(names.some((n) => n.includes('input_layernorm'))).toBe(false);
+    // sliding_window null: every layer global, with RoPE
+    const g = parseConfig(cfg4('exaone4-global'));
+    expect(g.slidingWindow).toBeUndefined();
+    expect(g.noRopeLayers).toBeUndefined();
+  });
+
+  it('reads layer_types, an integer or an L/G string pattern (last layer global), and names a bad pattern', () => {
+    const base = { ...cfg4('exaone4-hybrid'), num_hidden_layers: 5 };
+    expect(parseConfig({ ...base, sliding_window_pattern: 'LLG' }).slidingLayers).toEqual([true, true, false, true, false]);
+    expect(parseConfig({ ...base, sliding_window_pattern: 4 }).slidingLayers).toEqual([true, true, true, false, true]);
+    const lt = ['full_attention', 'sliding_attention', 'full_attention', 'full_attention', 'sliding_attention'];
+    expect(parseConfig({ ...base, layer_types: lt }).noRopeLayers).toEqual([true, false, true, true, false]);
+    expect(() => parseConfig({ ...base, sliding_window_pattern: 'LXG' }, 'c.json')).toThrow('c.json: "sliding_window_pattern" must be a positive integer or a string of L and G, got "LXG"');
+  });
+
+  it('greedy decoding gives the same tokens with and without the KV cache (window and NoPE layers included)', async () => {
+    const model = await loadModel(join(FIX4, 'exaone4-hybrid'));
+    const prompts = [[1, 2, 3, 4, 5], [9, 8]];
+    const cached = await generate(model, prompts, { maxNewTokens: 8, useCache: true, eosTokenIds: [] });
+    const full = await generate(model, prompts, { maxNewTokens: 8, useCache: false, eosTokenIds: [] });
+    expect(cached.map((g) => g.tokens)).toEqual(full.map((g) => g.tokens));
+    expect(cached[0]!.tokens).toHaveLength(8);
+    model.dispose();
+  });
+});
+

@@ -11,7 +11,7 @@ import { repoRoot } from '../helpers/cli.ts';
 import { CPU_BACKENDS } from '../helpers/native.ts';
 
 const FIX = join(repoRoot, 'test', 'fixtures', 'model');
-const FIXTURES = ['llama-gqa', 'llama-tied', 'qwen2-bias', 'qwen3-headdim', 'mistral-bf16-sharded', 'exaone-gqa'];
+const FIXTURES = ['llama-gqa', 'llama-tied', 'qwen2-bias', 'qwen3-headdim', 'mistral-bf16-sharded', 'exaone-gqa', 'exaone4-hybrid', 'exaone4-global'];
 
 function jsonl(path: string): Record<string, unknown>[] {
   return readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
