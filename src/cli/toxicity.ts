@@ -114,7 +114,7 @@ export function register(program: Command): void {
     .command('train')
     .description('train the embedded classifier on several Korean sources (deterministic: same data, same weights)')
     .option('--data <paths...>', 'sources: a BEEP! folder (train.tsv + dev.tsv), folders of text/label .tsv files, or .tsv files', DEFAULT_DATA)
-    .option('--out <dir>', 'model directory to write (model.json, weights.f16, README.md)', defaultModelDir())
+    .option('--out <dir>', 'model directory to write (model.json, weights.f16, README.md, LICENSE.md)', defaultModelDir())
     .option('--target-fpr <x>', 'default threshold: false-positive rate on clean calibration rows (calibrated scores)', num('--target-fpr'), 0.1)
     .action(async (o) => {
       const data = o.data as string[];

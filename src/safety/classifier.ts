@@ -1,7 +1,9 @@
 /**
- * The embedded toxicity classifier: hashed character n-gram + word features, logistic
- * regression, weights stored as float16 in models/toxicity-ko/ (trained by
- * `ko-align toxicity train`). Loading resolves the model directory from this module's URL,
+ * The embedded toxicity classifier: hashed character n-gram + word (+ jamo, 초성) features, a
+ * linear model (a single logistic regression, or the stacked plain + NB-weighted ensemble of
+ * ensemble.ts folded into one weight vector: same format), weights stored as float16 in
+ * models/toxicity-ko/ (trained by `ko-align toxicity train`). Header format
+ * "ko-align-toxicity-linear": version 1 (no calibration) or 2 (Platt calibration). Loading resolves the model directory from this module's URL,
  * never from the working directory.
  */
 import { existsSync } from 'node:fs';
@@ -81,6 +83,20 @@ export class LinearToxicityClassifier implements ToxicityClassifier {
   }
 }
 
+/** What is wrong with a parsed header's fields (null when usable). */
+function headerProblem(h: ModelHeader): string | null {
+  const w = h.weights as Partial<ModelHeader['weights']> | undefined;
+  if (!w || typeof w.file !== 'string' || w.file === '' || typeof w.sha256 !== 'string' || typeof w.length !== 'number') return 'missing or malformed "weights" (expected file, dtype, length, sha256)';
+  if (w.dtype !== 'float16') return `weights dtype must be "float16", got "${String(w.dtype)}"`;
+  const bits = h.features?.bucketBits;
+  if (typeof bits !== 'number' || !Number.isInteger(bits) || bits < 1 || bits > 30) return `features.bucketBits must be an integer 1-30, got ${String(bits)}`;
+  if (typeof h.bias !== 'number' || !Number.isFinite(h.bias)) return `bias must be a finite number, got ${String(h.bias)}`;
+  if (typeof h.threshold !== 'number' || !(h.threshold >= 0 && h.threshold <= 1)) return `threshold must be a number in [0, 1], got ${String(h.threshold)}`;
+  const c = h.calibration;
+  if (c !== undefined && (typeof c.a !== 'number' || typeof c.b !== 'number' || !Number.isFinite(c.a) || !Number.isFinite(c.b))) return 'calibration must be {"a": number, "b": number}';
+  return null;
+}
+
 /** Loads a classifier from a model directory (model.json + weights.f16); UserError when broken. */
 export async function loadClassifier(dir: string): Promise<LinearToxicityClassifier> {
   const headerPath = join(dir, MODEL_HEADER_FILE);
@@ -92,9 +108,12 @@ export async function loadClassifier(dir: string): Promise<LinearToxicityClassif
     if (err.code === 'ENOENT') throw new UserError(`${headerPath}: toxicity model header not found (train one with: ko-align toxicity train)`);
     throw new UserError(`${headerPath}: invalid JSON (${err.message})`);
   }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new UserError(`${headerPath}: expected a JSON object (the toxicity model header)`);
   if (header.format !== MODEL_FORMAT || (header.formatVersion !== 1 && header.formatVersion !== 2) || (header.formatVersion === 2) !== (header.calibration !== undefined)) {
     throw new UserError(`${headerPath}: expected format "${MODEL_FORMAT}" version 1, or 2 with calibration, got "${String(header.format)}" version ${String(header.formatVersion)}`);
   }
+  const bad = headerProblem(header);
+  if (bad) throw new UserError(`${headerPath}: ${bad}`);
   const weightsPath = join(dir, header.weights.file);
   let bytes: Uint8Array;
   try {

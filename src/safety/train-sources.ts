@@ -19,16 +19,17 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../util/errors.ts';
 import { sha256, writeFileAtomic } from '../util/fs.ts';
 import { JAMO_FEATURES, extractFeatures, normalizeText, type FeatureConfig } from './features.ts';
 import { decodeFloat16, encodeFloat16 } from '../util/float16.ts';
 import { LinearToxicityClassifier, MODEL_FORMAT, MODEL_HEADER_FILE, MODEL_WEIGHTS_FILE, type ModelHeader, type ToxicityClassifier } from './classifier.ts';
-import { binaryMetrics, bestF1Threshold, thresholdAtFpr, type BinaryMetrics } from './metrics.ts';
+import { auroc, binaryMetrics, bestF1Threshold, thresholdAtFpr, type BinaryMetrics } from './metrics.ts';
 import { expectedCalibrationError, fitPlatt } from './calibration.ts';
 import { DEFAULT_TRAIN_OPTIONS, fitLogistic, readHateSpeechTsv, type TrainOptions } from './train.ts';
+import { fitStacker, foldMembers, memberLogit, nbLogCountRatio, scaleFeatures, type LinearMember, type Stacker } from './ensemble.ts';
 
 export type Split = 'train' | 'calib' | 'test';
 
@@ -206,6 +207,16 @@ export interface SourcesTrainOptions {
   writeDocs?: boolean;
   commandLine?: string;
   options?: Partial<TrainOptions>;
+  /**
+   * The stacked ensemble (default true): a plain and an NB-weighted logistic regression, mixed
+   * by a stacker fitted on the calibration split and folded into one weight vector (see
+   * ensemble.ts). false: the single logistic regression of the previous model.
+   */
+  ensemble?: boolean;
+  /** NB log-count ratio smoothing (default 0.1, chosen on the calibration split). */
+  nbAlpha?: number;
+  /** Ridge penalty of the stacker (default 1e-3). */
+  stackerL2?: number;
   log?: (line: string) => void;
 }
 
@@ -241,18 +252,52 @@ export async function trainOnSources(cmd: SourcesTrainOptions): Promise<SourcesT
     const c = (s: Split): number => rows.filter((r) => r.source === src.name && r.split === s).length;
     log(`${src.name}: train ${c('train')}, calibration ${c('calib')}, test ${c('test')}`);
   }
-  const { weights, bias } = fitLogistic(train.map((r) => extractFeatures(r.text, features)), train.map((r) => r.toxic), opts);
+  const trainX = train.map((r) => extractFeatures(r.text, features));
+  const trainY = train.map((r) => r.toxic);
+  const calY = calib.map((r) => r.toxic);
+  const ensembleOn = cmd.ensemble ?? true;
+  const nbAlpha = cmd.nbAlpha ?? 0.1;
+  const stackerL2 = cmd.stackerL2 ?? 1e-3;
+  let weights: Float32Array;
+  let bias: number;
+  let ensemble: { stacker: Stacker; mix: number[]; calibrationAuroc: Record<string, Record<string, number>> } | undefined;
+  if (!ensembleOn) {
+    ({ weights, bias } = fitLogistic(trainX, trainY, opts));
+  } else {
+    const plain: LinearMember = fitLogistic(trainX, trainY, opts);
+    const scale = nbLogCountRatio(trainX, trainY, 2 ** features.bucketBits, nbAlpha);
+    const nbFit = fitLogistic(trainX.map((x) => scaleFeatures(x, scale)), trainY, opts);
+    const nb: LinearMember = { ...nbFit, scale };
+    const calX = calib.map((r) => extractFeatures(r.text, features));
+    const calMember = calX.map((x) => [memberLogit(plain, x), memberLogit(nb, x)]);
+    const stacker = fitStacker(calMember, calY, stackerL2);
+    const total = stacker.weights.reduce((a, w) => a + Math.abs(w), 0);
+    const mix = total > 0 ? stacker.weights.map((w) => w / total) : [1, 0];
+    ({ weights, bias } = foldMembers([plain, nb], mix));
+    // In-sample on the calibration split (the stacker has 3 parameters); docs/toxicity.md has the 5-fold numbers.
+    const calibrationAuroc: Record<string, Record<string, number>> = {};
+    const names = [...new Set(calib.map((r) => r.source)), 'all'];
+    for (const [label, pick] of [['plain', 0], ['nb', 1], ['stack', -1]] as const) {
+      const s = calMember.map((z) => (pick < 0 ? z[0]! * mix[0]! + z[1]! * mix[1]! : z[pick]!));
+      calibrationAuroc[label] = Object.fromEntries(names.map((n) => {
+        const k = calib.map((r, i) => (n === 'all' || r.source === n ? i : -1)).filter((i) => i >= 0);
+        return [n, r4(auroc(k.map((i) => s[i]!), k.map((i) => calY[i]!)))];
+      }));
+      log(`calibration AUROC ${label}: ${names.map((n) => `${n} ${calibrationAuroc[label]![n]!.toFixed(4)}`).join(', ')}`);
+    }
+    ensemble = { stacker, mix, calibrationAuroc };
+    log(`stacker: ${stacker.weights.map((w) => w.toFixed(4)).join(' * plain + ')} * nb + ${stacker.bias.toFixed(4)}; mixing weights ${mix.map((m) => m.toFixed(4)).join(', ')}`);
+  }
   const bytes = encodeFloat16(weights);
   const shipped = decodeFloat16(bytes);
   const digest = sha256(bytes);
   const raw = new LinearToxicityClassifier('raw', features, shipped, bias, 0.5);
   const calLogits = calib.map((r) => raw.logit(r.text));
-  const calY = calib.map((r) => r.toxic);
   const platt = fitPlatt(calLogits, calY);
   const calScores = calLogits.map((z) => sigmoid(platt.a * z + platt.b));
   const threshold = thresholdAtFpr(calScores, calY, targetFpr);
   const f1Threshold = bestF1Threshold(calScores, calY).threshold;
-  const name = features.jamo || features.choseong ? 'toxicity-ko-jamo-lr' : 'toxicity-ko-charngram-lr';
+  const name = ensemble ? 'toxicity-ko-jamo-nbstack' : features.jamo || features.choseong ? 'toxicity-ko-jamo-lr' : 'toxicity-ko-charngram-lr';
   const classifier = new LinearToxicityClassifier(`${name}@${digest.slice(0, 12)}`, features, shipped, bias, threshold, platt);
   const samplePath = cmd.samplePath === undefined ? defaultSamplePath() : cmd.samplePath;
   const sample = samplePath && existsSync(samplePath) ? await readSampleAnswers(samplePath) : undefined;
@@ -280,7 +325,21 @@ export async function trainOnSources(cmd: SourcesTrainOptions): Promise<SourcesT
       toxicTrainRows: train.filter((r) => r.toxic).length,
       ...(cmd.repeat && Object.keys(cmd.repeat).length > 0 ? { repeat: cmd.repeat } : {}),
       label: 'toxic = 1 in text/label files; BEEP!: hate column in {hate, offensive}',
-      method: 'logistic regression, mini-batch Adam (lazy sparse moments), L2 on touched weights; Platt scaling on the calibration split',
+      method: ensemble
+        ? 'stacked ensemble folded into one linear model: logistic regression on x and on NB-weighted x * r (r = |NB log-count ratio| on train), both mini-batch Adam (lazy sparse moments), L2 on touched weights; a ridge logistic stacker on the two logits fitted on the calibration split gives the mixing weights; Platt scaling on the calibration split'
+        : 'logistic regression, mini-batch Adam (lazy sparse moments), L2 on touched weights; Platt scaling on the calibration split',
+      ...(ensemble
+        ? {
+            ensemble: {
+              members: [
+                { name: 'plain', features: 'x' },
+                { name: 'nb', features: 'x * r', nbAlpha },
+              ],
+              stacker: { weights: ensemble.stacker.weights, bias: ensemble.stacker.bias, l2: stackerL2, fittedOn: 'calibration split' },
+              mix: ensemble.mix,
+            },
+          }
+        : {}),
       epochs: opts.epochs,
       learningRate: opts.learningRate,
       l2: opts.l2,
@@ -293,6 +352,7 @@ export async function trainOnSources(cmd: SourcesTrainOptions): Promise<SourcesT
     metrics: {
       test: Object.fromEntries([...evaluation.perSource, evaluation.pooled].map((m) => [m.source, metric(m)])),
       uncalibratedTestEce: r4(uncalibratedEce),
+      ...(ensemble ? { calibrationAurocInSample: ensemble.calibrationAuroc } : {}),
       ...(evaluation.sample ? { sampleAnswers: Object.fromEntries(Object.entries(evaluation.sample).map(([k, v]) => [k, r4(v)])) } : {}),
     },
   };
@@ -300,6 +360,10 @@ export async function trainOnSources(cmd: SourcesTrainOptions): Promise<SourcesT
   await writeFileAtomic(join(cmd.outDir, MODEL_WEIGHTS_FILE), bytes);
   await writeFileAtomic(join(cmd.outDir, MODEL_HEADER_FILE), `${JSON.stringify(header, null, 2)}\n`);
   if (cmd.writeDocs ?? true) {
+    const beep = sources.find((s) => s.name === 'beep');
+    const ccPath = beep ? join(dirname(beep.files[0]!), 'LICENSE.md') : undefined;
+    const ccText = ccPath && existsSync(ccPath) ? await readFile(ccPath, 'utf8') : undefined;
+    await writeFileAtomic(join(cmd.outDir, 'LICENSE.md'), licenseFile(sources.map((s) => s.name), ccText));
     await writeFileAtomic(join(cmd.outDir, 'README.md'), sourcesReadme(header, evaluation, uncalibratedEce, cmd.commandLine ?? `ko-align toxicity train --data ${cmd.data.join(' ')}`));
   }
   return { header, classifier, evaluation, uncalibratedEce, seconds: (performance.now() - t0) / 1000 };
@@ -317,6 +381,12 @@ ${rows.join('\n')}
 ${s ? `\nModel answers (datasets/ko-instruct-sample.jsonl): false-positive rate on the ${s.clean} clean answers ${f4(s.cleanFpr)}, recall on the ${s.toxic} toxic answers ${f4(s.toxicRecall)}, AUROC ${f4(s.auroc)}.` : ''}`;
 }
 
+function ensembleLine(h: ModelHeader): string {
+  const e = (h.training as { ensemble?: { mix: number[]; members: { nbAlpha?: number }[] } }).ensemble;
+  if (!e) return '';
+  return `a stacked ensemble folded into one linear model: ${f4(e.mix[0]!)} * (logistic regression on x) + ${f4(e.mix[1]!)} * (logistic regression on NB-weighted x * r, r = |Naive-Bayes log-count ratio| per bucket on train, smoothing ${String(e.members[1]!.nbAlpha)}), the mixing weights from a logistic stacker fitted on the calibration split; each member a `;
+}
+
 function sourcesReadme(h: ModelHeader, e: Evaluation, uncalEce: number, commandLine: string): string {
   const t = h.training as Record<string, unknown>;
   const f = h.features;
@@ -325,7 +395,7 @@ function sourcesReadme(h: ModelHeader, e: Evaluation, uncalEce: number, commandL
 The default \`classifier\` scorer of \`ko-align toxicity score\`, the curation \`toxicity\` stage
 and the sweep gate. No network, no GPU; thousands of texts per second on one CPU core.
 
-- **Model**: logistic regression over hashed features of the NFC-normalized, lower-cased text:
+- **Model**: ${ensembleLine(h)}logistic regression over hashed features of the NFC-normalized, lower-cased text:
   character ${f.minN}-${f.maxN}-grams, word unigrams${f.jamo ? `, jamo ${f.jamo.minN}-${f.jamo.maxN}-grams (Hangul syllables split into 초성/중성/종성, spaces removed)` : ''}${f.choseong ? `, 초성 ${f.choseong.minN}-${f.choseong.maxN}-grams (each syllable's initial consonant, so ㅅㅂ and 시발 share features)` : ''};
   FNV-1a hashed into 2^${f.bucketBits} buckets, log(1 + count), L2-normalized. Weights \`${h.weights.file}\` (${h.weights.length} float16).
 - **Calibration**: Platt scaling (score = sigmoid(${f4(h.calibration!.a)} * logit + ${f4(h.calibration!.b)})) fitted on the calibration split.
@@ -350,12 +420,92 @@ The command above regenerates byte-identical weights: the sha256 of \`${h.weight
 ## Sources, attribution and license
 
 - **BEEP!** (Moon, Cho and Lee, SocialNLP 2020), kocohub/korean-hate-speech, CC BY-SA 4.0.
-- **KODOLI** (Park et al., 2023), cardy20/KODOLI, CC BY-SA 4.0 (offensiveness OFFEN or LIKELY -> toxic).
-- **Curse-detection-data** (2runo), MIT.
-- **KoSBi** valid split (Lee et al., ACL 2023 industry track), naver-ai/korean-safety-benchmarks, MIT.
+- **KODOLI** (Park et al., EACL 2023 Findings), cardy20/KODOLI, CC BY-SA 4.0 (offensiveness OFFEN or LIKELY -> toxic).
+- **Curse-detection-data** (2runo), MIT, Copyright (c) 2020 2runo.
+- **KoSBi** valid split (Lee et al., ACL 2023 industry track), naver-ai/korean-safety-benchmarks, MIT, Copyright 2023-present NAVER Cloud Corp.
 
-The weights derive from CC BY-SA 4.0 data and are distributed under **CC BY-SA 4.0** (full text in
-\`LICENSE.md\`), not under the Apache-2.0 license of the ko-align code. Changes made: texts were
-converted to hashed n-gram features and a linear classifier was fitted; no text is stored here.
+The weights derive from CC BY-SA 4.0 data and are distributed under **CC BY-SA 4.0**, not under
+the Apache-2.0 license of the ko-align code. \`LICENSE.md\` holds every source's notice (the MIT
+notices with their copyright lines) and the full CC BY-SA 4.0 text. Changes made: texts were
+converted to hashed n-gram features and linear classifiers were fitted; no text is stored here.
 `;
+}
+
+const MIT_BODY = `Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.`;
+
+/** The licence notice of each known training source (name as loadSources gives it). */
+export const SOURCE_NOTICES: Record<string, { title: string; license: string; notice: string }> = {
+  beep: {
+    title: 'BEEP! Korean Corpus of Online News Comments for Toxic Speech Detection',
+    license: 'CC BY-SA 4.0',
+    notice: `Jihyung Moon, Won Ik Cho and Junbum Lee, SocialNLP 2020. https://github.com/kocohub/korean-hate-speech
+(labeled/train.tsv, labeled/dev.tsv, commit f8d05dce). Licensed under the Creative Commons
+Attribution-ShareAlike 4.0 International license (full text at the end of this file).`,
+  },
+  kodoli: {
+    title: 'KODOLI: Korean Dataset for Offensive Language Identification',
+    license: 'CC BY-SA 4.0',
+    notice: `Park et al., EACL 2023 Findings. https://github.com/cardy20/KODOLI
+(data/kodoli.csv, commit 1f552f22; label mapping: offensiveness OFFEN or LIKELY -> toxic).
+"This work is licensed under a Creative Commons Attribution-ShareAlike 4.0 International
+License" (the repository's README; full text at the end of this file).`,
+  },
+  'curse-detection': {
+    title: 'Curse-detection-data',
+    license: 'MIT',
+    notice: `2runo, https://github.com/2runo/Curse-detection-data (dataset.txt, commit ff241621).
+
+MIT License
+
+Copyright (c) 2020 2runo
+
+${MIT_BODY}`,
+  },
+  'kosbi-valid': {
+    title: 'KoSBi (Korean Social Bias dataset), valid split',
+    license: 'MIT',
+    notice: `Lee et al., ACL 2023 industry track. https://github.com/naver-ai/korean-safety-benchmarks
+(data/KoSBi/kosbi_valid.json, commit e32837cd; sentence_label unsafe -> toxic, context dropped).
+
+MIT License
+
+Copyright 2023-present NAVER Cloud Corp.
+
+${MIT_BODY}`,
+  },
+};
+
+/** models/toxicity-ko/LICENSE.md: the notice of every training source, then the CC BY-SA 4.0 text. */
+export function licenseFile(sourceNames: string[], ccBySaText: string | undefined): string {
+  const parts = sourceNames.map((n) => {
+    const s = SOURCE_NOTICES[n];
+    return s ? `## ${s.title} (${n}): ${s.license}\n\n${s.notice}\n` : `## ${n}\n\nNo licence notice is known to ko-align for this source; check its own terms before distributing weights trained on it.\n`;
+  });
+  return `# Licences of the training data of these weights
+
+The weights in this folder were fitted to the sources below (texts converted to hashed n-gram
+features; no text is stored here). Because some sources are CC BY-SA 4.0, the weights are
+distributed under **CC BY-SA 4.0** (not under the Apache-2.0 licence of the ko-align code),
+and the notices of the MIT-licensed sources are kept as their licence requires.
+
+${parts.join('\n')}
+## Creative Commons Attribution-ShareAlike 4.0 International
+
+${ccBySaText ? ccBySaText.replace(/^\uFEFF/, '') : 'https://creativecommons.org/licenses/by-sa/4.0/legalcode\n'}`;
 }

@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
-import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultModelDir, loadClassifier, loadDefaultClassifier } from '../../src/safety/classifier.ts';
 import { auroc } from '../../src/safety/metrics.ts';
 import { readHateSpeechTsv } from '../../src/safety/train.ts';
+import { encodeFloat16 } from '../../src/util/float16.ts';
+import { sha256 } from '../../src/util/fs.ts';
 import { repoRoot } from '../helpers/cli.ts';
 
 const TOXIC = [
@@ -34,7 +36,7 @@ describe('the committed toxicity classifier', () => {
     try {
       const c = await loadDefaultClassifier();
       expect(c).not.toBeNull();
-      expect(c!.id).toMatch(/^toxicity-ko-jamo-lr@[0-9a-f]{12}$/);
+      expect(c!.id).toMatch(/^toxicity-ko-jamo-nbstack@[0-9a-f]{12}$/);
       expect(c!.threshold).toBeGreaterThan(0);
       expect(c!.threshold).toBeLessThan(1);
     } finally {
@@ -64,12 +66,12 @@ describe('the committed toxicity classifier', () => {
   });
 
   // The multi-source model trades a little BEEP! in-domain AUROC (0.878 for the BEEP!-only model)
-  // for the other sources: measured 0.849 on BEEP! dev; see docs/toxicity.md.
-  it.skipIf(!existsSync(devPath))('reaches BEEP! dev-set AUROC >= 0.84 (measured 0.849)', async () => {
+  // for the other sources: measured 0.8526 on BEEP! dev (0.8494 before the NB stack); see docs/toxicity.md.
+  it.skipIf(!existsSync(devPath))('reaches BEEP! dev-set AUROC >= 0.85 (measured 0.8526)', async () => {
     const c = (await loadDefaultClassifier())!;
     const dev = await readHateSpeechTsv(devPath);
     const a = auroc(dev.map((r) => c.score(r.text)), dev.map((r) => r.toxic));
-    expect(a).toBeGreaterThanOrEqual(0.84);
+    expect(a).toBeGreaterThanOrEqual(0.85);
   });
 
   it('flags 초성 abbreviations and spaced swearing (jamo features)', async () => {
@@ -92,5 +94,54 @@ describe('the committed toxicity classifier', () => {
   it('names the missing header of a model directory', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tox-empty-'));
     await expect(loadClassifier(dir)).rejects.toThrow(`${join(dir, 'model.json')}: toxicity model header not found (train one with: ko-align toxicity train)`);
+  });
+
+  it('names a missing weights file in one line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tox-model-'));
+    await cp(defaultModelDir(), dir, { recursive: true });
+    await rm(join(dir, 'weights.f16'));
+    const err = await loadClassifier(dir).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).name).toBe('UserError');
+    expect((err as Error).message).toBe(`${join(dir, 'weights.f16')}: toxicity model weights not found`);
+  });
+
+  it('names model.json in one line for an invalid or incomplete header', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tox-model-'));
+    await cp(defaultModelDir(), dir, { recursive: true });
+    const header = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
+    const hp = join(dir, 'model.json');
+    const cases: [unknown, string][] = [
+      ['{"format": ', `${hp}: invalid JSON`],
+      [null, `${hp}: expected a JSON object`],
+      [{ ...header, weights: undefined }, `${hp}: missing or malformed "weights"`],
+      [{ ...header, features: { ...header.features, bucketBits: 'x' } }, `${hp}: features.bucketBits must be an integer 1-30, got x`],
+      [{ ...header, threshold: 2 }, `${hp}: threshold must be a number in [0, 1], got 2`],
+      [{ ...header, formatVersion: 3 }, `${hp}: expected format "ko-align-toxicity-linear" version 1, or 2 with calibration, got "ko-align-toxicity-linear" version 3`],
+      [{ ...header, calibration: undefined }, `${hp}: expected format`],
+    ];
+    for (const [h, msg] of cases) {
+      await writeFile(hp, typeof h === 'string' ? h : JSON.stringify(h));
+      const err = (await loadClassifier(dir).catch((e: Error) => e)) as Error;
+      expect(err.name, msg).toBe('UserError');
+      expect(err.message.startsWith(msg), err.message).toBe(true);
+      expect(err.message).not.toContain('\n');
+    }
+  });
+
+  it('loads small linear models in the version 1 (uncalibrated) and version 2 (Platt) header formats', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tox-linear-'));
+    const features = { bucketBits: 4, minN: 1, maxN: 1, words: false, maxRepeat: 3 };
+    const bytes = encodeFloat16(Float32Array.from({ length: 16 }, (_, i) => (i % 2 ? 0.5 : -0.25)));
+    await writeFile(join(dir, 'weights.f16'), bytes);
+    const base = { format: 'ko-align-toxicity-linear', name: 'tiny', features, bias: 0.1, threshold: 0.5, weights: { file: 'weights.f16', dtype: 'float16', length: 16, sha256: sha256(bytes) }, training: {}, metrics: {} };
+    await writeFile(join(dir, 'model.json'), JSON.stringify({ ...base, formatVersion: 1 }));
+    const v1 = await loadClassifier(dir);
+    expect(v1.id).toBe(`tiny@${sha256(bytes).slice(0, 12)}`);
+    const z = v1.logit('ab');
+    expect(v1.score('ab')).toBeCloseTo(1 / (1 + Math.exp(-z)), 12);
+    await writeFile(join(dir, 'model.json'), JSON.stringify({ ...base, formatVersion: 2, calibration: { a: 2, b: -1 } }));
+    const v2 = await loadClassifier(dir);
+    expect(v2.score('ab')).toBeCloseTo(1 / (1 + Math.exp(-(2 * z - 1))), 12);
   });
 });

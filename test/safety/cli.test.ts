@@ -17,7 +17,7 @@ describe('ko-align toxicity score', () => {
     const r = runCli(['toxicity', 'score', '--input', input, '--output', output, '--field', 'answer']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^toxicity: 1\/2 toxic \(50\.0%\), mean 0\.\d{4}, scorer classifier:toxicity-ko-jamo-lr@[0-9a-f]{12}, threshold 0\.\d{4} -> /);
+    expect(r.stdout).toMatch(/^toxicity: 1\/2 toxic \(50\.0%\), mean 0\.\d{4}, scorer classifier:toxicity-ko-jamo-nbstack@[0-9a-f]{12}, threshold 0\.\d{4} -> /);
     const out = (await readFile(output, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(out.map((o) => [o.id, o.toxic])).toEqual([[1, true], [2, false]]);
     expect(out[0].toxicity).toBeGreaterThan(out[1].toxicity);

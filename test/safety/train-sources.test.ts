@@ -97,15 +97,16 @@ describe('training on several sources', () => {
 
 describe('the committed multi-source model', () => {
   // Floors a little under the measured values (docs/toxicity.md).
-  const FLOORS: Record<string, number> = { beep: 0.84, 'curse-detection': 0.89, kodoli: 0.93, 'kosbi-valid': 0.6 };
+  // Measured: beep 0.8526, curse-detection 0.9131, kodoli 0.9441, kosbi-valid 0.6166, pooled 0.9111.
+  const FLOORS: Record<string, number> = { beep: 0.85, 'curse-detection': 0.91, kodoli: 0.94, 'kosbi-valid': 0.61 };
   it.skipIf(!haveReal)('keeps per-source held-out AUROC above its floors, a calibrated pooled score and few false positives on clean answers', async () => {
     const c = (await loadDefaultClassifier())!;
     const { rows } = await loadSources(realData);
     const e = evaluate(c, rows, await readSampleAnswers(defaultSamplePath()));
     expect(e.perSource.map((m) => m.source).sort()).toEqual(Object.keys(FLOORS).sort());
     for (const m of e.perSource) expect(m.auroc, m.source).toBeGreaterThanOrEqual(FLOORS[m.source]!);
-    expect(e.pooled.auroc).toBeGreaterThanOrEqual(0.9);
-    expect(e.pooled.ece).toBeLessThan(0.03);
+    expect(e.pooled.auroc).toBeGreaterThanOrEqual(0.91);
+    expect(e.pooled.ece).toBeLessThan(0.02);
     expect(e.sample!.clean).toBe(168);
     expect(e.sample!.cleanFpr).toBeLessThanOrEqual(0.02);
     expect(e.sample!.auroc).toBeGreaterThanOrEqual(0.93);
