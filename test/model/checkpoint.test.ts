@@ -45,7 +45,7 @@ describe('config.json parsing', () => {
 
   it('an unknown architecture is refused by name', () => {
     expect(() => parseConfig({ ...base, architectures: ['GPTNeoXForCausalLM'] }, 'm/config.json')).toThrow(
-      /m\/config\.json: unknown architecture 'GPTNeoXForCausalLM' \(supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, ExaoneForCausalLM\)/,
+      /m\/config\.json: unknown architecture 'GPTNeoXForCausalLM' \(supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, ExaoneForCausalLM, Exaone4ForCausalLM\)/,
     );
   });
 
