@@ -16,6 +16,7 @@ import { loadSources, type SourceRow } from '../src/safety/train-sources.ts';
 import { JAMO_FEATURES, extractFeatures, type SparseVector } from '../src/safety/features.ts';
 import { DEFAULT_TRAIN_OPTIONS, fitLogistic, type TrainOptions } from '../src/safety/train.ts';
 import { auroc } from '../src/safety/metrics.ts';
+import { applyStacker, fitStacker } from '../src/safety/ensemble.ts';
 import { decodeFloat16, encodeFloat16 } from '../src/util/float16.ts';
 
 const t0 = performance.now();
@@ -51,35 +52,9 @@ function perSource(scores: number[], ids: number[]): string {
   }
   return out.join(' ');
 }
-// Dense ridge logistic regression by Newton (the stacker).
-function fitDense(F: number[][], y: boolean[], l2 = 1e-3, iters = 50): number[] {
-  const d = F[0]!.length + 1;
-  const w = new Array(d).fill(0);
-  for (let it = 0; it < iters; it++) {
-    const g = new Array(d).fill(0);
-    const H = Array.from({ length: d }, () => new Array(d).fill(0));
-    F.forEach((f, i) => {
-      const x = [...f, 1];
-      let z = 0; for (let j = 0; j < d; j++) z += w[j] * x[j]!;
-      const p = sig(z), e = p - (y[i] ? 1 : 0), v = p * (1 - p);
-      for (let j = 0; j < d; j++) { g[j] += e * x[j]!; for (let k = 0; k < d; k++) H[j]![k] += v * x[j]! * x[k]!; }
-    });
-    const n = F.length;
-    for (let j = 0; j < d; j++) { g[j] = g[j] / n + (j < d - 1 ? l2 * w[j] : 0); for (let k = 0; k < d; k++) H[j]![k] = H[j]![k] / n + (j === k ? (j < d - 1 ? l2 : 1e-9) : 0); }
-    // solve H s = g (Gaussian elimination)
-    const A = H.map((r, j) => [...r, g[j]]);
-    for (let c = 0; c < d; c++) {
-      let p = c; for (let r = c + 1; r < d; r++) if (Math.abs(A[r]![c]) > Math.abs(A[p]![c])) p = r;
-      [A[c], A[p]] = [A[p]!, A[c]!];
-      for (let r = 0; r < d; r++) if (r !== c) { const f = A[r]![c] / A[c]![c]; for (let k = c; k <= d; k++) A[r]![k] -= f * A[c]![k]; }
-    }
-    let delta = 0;
-    for (let j = 0; j < d; j++) { const s = A[j]![d] / A[j]![j]; w[j] -= s; delta += Math.abs(s); }
-    if (delta < 1e-10) break;
-  }
-  return w;
-}
-const applyDense = (w: number[], f: number[]) => { let z = w[w.length - 1]!; f.forEach((v, j) => (z += w[j]! * v)); return z; };
+// The stacker: ridge logistic regression on a few dense inputs (src/safety/ensemble.ts).
+const fitDense = (F: number[][], y: boolean[], l2 = 1e-3): number[] => { const st = fitStacker(F, y, l2); return [...st.weights, st.bias]; };
+const applyDense = (w: number[], f: number[]) => applyStacker({ weights: w.slice(0, -1), bias: w[w.length - 1]! }, f);
 // stacker eval: 5-fold CV on calib (for selection), fit on all calib -> test
 function evalStack(name: string, Fc: number[][], Ft: number[][], l2 = 1e-3) {
   const yc = ca.map((i) => rows[i]!.toxic);

@@ -33,6 +33,7 @@ import { AdamW, clipGradNorm, decaysByDefault, type OptimParam } from '../src/tr
 import { loadSources } from '../src/safety/train-sources.ts';
 import { loadClassifier, defaultModelDir } from '../src/safety/classifier.ts';
 import { auroc } from '../src/safety/metrics.ts';
+import { applyStacker, fitStacker } from '../src/safety/ensemble.ts';
 import { mulberry32 } from '../src/util/random.ts';
 
 const { values: a } = parseArgs({
@@ -76,7 +77,6 @@ if (LIMIT > 0) {
   tr = tr.map((i) => [i, r()] as const).sort((x, y) => x[1] - y[1]).slice(0, LIMIT).map((x) => x[0]).sort((x, y) => x - y);
 }
 const y = rows.map((r) => (r.toxic ? 1 : 0));
-const sig = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
 
 function perSource(scores: ArrayLike<number>, ids: number[]): string {
   return aurocs(scores, ids).map((v) => v.toFixed(4)).join(' ');
@@ -240,34 +240,9 @@ console.log(`inference, ${te.length} test rows, batches of 256: model ${(te.leng
 const lin = await loadClassifier(defaultModelDir());
 const lc = ca.map((i) => lin.logit(rows[i]!.text)), lt = te.map((i) => lin.logit(rows[i]!.text));
 if (a['save-logits']) writeFileSync(a['save-logits'], JSON.stringify({ ca, te, neuralCalib: [...zc], neuralTest: [...zt], linearCalib: lc, linearTest: lt }));
-// Dense ridge logistic regression by Newton (the stacker), as in scripts/toxicity-experiments.mts.
-function fitDense(F: number[][], yy: boolean[], l2 = 1e-3, iters = 50): number[] {
-  const d = F[0]!.length + 1;
-  const w = new Array(d).fill(0);
-  for (let it = 0; it < iters; it++) {
-    const g = new Array(d).fill(0);
-    const Hm = Array.from({ length: d }, () => new Array(d).fill(0));
-    F.forEach((f, i) => {
-      const x = [...f, 1];
-      let z = 0; for (let j = 0; j < d; j++) z += w[j] * x[j]!;
-      const p = sig(z), e = p - (yy[i] ? 1 : 0), v = p * (1 - p);
-      for (let j = 0; j < d; j++) { g[j] += e * x[j]!; for (let k = 0; k < d; k++) Hm[j]![k] += v * x[j]! * x[k]!; }
-    });
-    const n = F.length;
-    for (let j = 0; j < d; j++) { g[j] = g[j] / n + (j < d - 1 ? l2 * w[j] : 0); for (let k = 0; k < d; k++) Hm[j]![k] = Hm[j]![k] / n + (j === k ? (j < d - 1 ? l2 : 1e-9) : 0); }
-    const A = Hm.map((r, j) => [...r, g[j]]);
-    for (let c = 0; c < d; c++) {
-      let p = c; for (let r = c + 1; r < d; r++) if (Math.abs(A[r]![c]) > Math.abs(A[p]![c])) p = r;
-      [A[c], A[p]] = [A[p]!, A[c]!];
-      for (let r = 0; r < d; r++) if (r !== c) { const f = A[r]![c] / A[c]![c]; for (let k = c; k <= d; k++) A[r]![k] -= f * A[c]![k]; }
-    }
-    let delta = 0;
-    for (let j = 0; j < d; j++) { const s = A[j]![d] / A[j]![j]; w[j] -= s; delta += Math.abs(s); }
-    if (delta < 1e-10) break;
-  }
-  return w;
-}
-const applyDense = (w: number[], f: number[]) => { let z = w[w.length - 1]!; f.forEach((v, j) => (z += w[j]! * v)); return z; };
+// The stacker: ridge logistic regression on a few dense inputs (src/safety/ensemble.ts).
+const fitDense = (F: number[][], y: boolean[], l2 = 1e-3): number[] => { const st = fitStacker(F, y, l2); return [...st.weights, st.bias]; };
+const applyDense = (w: number[], f: number[]) => applyStacker({ weights: w.slice(0, -1), bias: w[w.length - 1]! }, f);
 function evalStack(name: string, Fc: number[][], Ft: number[][]): number[] {
   const yc = ca.map((i) => rows[i]!.toxic);
   const oof = new Array(ca.length).fill(0);
