@@ -6,7 +6,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { resolve } from 'node:path';
 import { defaultModelDir } from '../safety/classifier.ts';
 import { evaluateToxicityFile, formatEvalTable } from '../safety/evaluate.ts';
-import { scoreToxicityFile, SCORERS } from '../safety/scorers.ts';
+import { scoreToxicityFile, SCORERS, type ToxicityOptions } from '../safety/scorers.ts';
 import { trainOnSources } from '../safety/train-sources.ts';
 
 const DEFAULT_DATA = ['../shared/data/korean-hate-speech', '../shared/data/toxicity-ko'];
@@ -27,14 +27,9 @@ function int(name: string, min = 0) {
   };
 }
 
-export function register(program: Command): void {
-  const tox = program.command('toxicity').description('toxicity scoring (classifier | judge | moderation | combined) and the embedded classifier');
-
-  tox
-    .command('score')
-    .description('add toxicity (0..1) and toxic (bool at the threshold) to every row')
-    .requiredOption('--input <file>', 'rows to score (jsonl | json | parquet | arrow | csv)')
-    .requiredOption('--output <file>', 'output rows: input columns + toxicity, toxic, toxicity_scorer (+ toxicity_category, toxicity_error)')
+/** The scorer flags `toxicity score` and `toxicity eval` share. */
+function withScorerOptions(cmd: Command): Command {
+  return cmd
     .option('--scorer <name>', `${SCORERS.join(' | ')}`, 'classifier')
     .option('--field <name>', 'column holding the text to score', 'text')
     .option('--threshold <x>', 'toxic when toxicity >= x (default: the classifier threshold in models/toxicity-ko/model.json; 0.5 for judge and moderation)', num('--threshold'))
@@ -46,69 +41,56 @@ export function register(program: Command): void {
     .option('--concurrency <n>', 'judge / moderation: requests in flight', int('--concurrency', 1))
     .option('--max-retries <n>', 'judge / moderation: retries on 429 / 5xx / timeouts', int('--max-retries'))
     .option('--cache <file>', 'judge: durable judge cache file')
-    .option('--combine <how>', 'combined: max | mean of the classifier and judge scores', 'max')
-    .action(async (o) => {
-      const s = await scoreToxicityFile(o.input, o.output, {
-        scorer: o.scorer,
-        combine: o.combine,
-        field: o.field,
-        threshold: o.threshold,
-        modelDir: o.modelDir,
-        rubricPath: o.rubric,
-        model: o.model,
-        baseURL: o.baseUrl,
-        promptField: o.promptField,
-        concurrency: o.concurrency,
-        maxRetries: o.maxRetries,
-        cachePath: o.cache,
-      });
-      const failed = s.failed > 0 ? `, ${s.failed} not scored` : '';
-      process.stdout.write(
-        `toxicity: ${s.toxic}/${s.scored} toxic (${(s.toxicRate * 100).toFixed(1)}%)${failed}, mean ${s.meanToxicity === null ? 'n/a' : s.meanToxicity.toFixed(4)}, ` +
-          `scorer ${s.scorerId}, threshold ${s.threshold.toFixed(4)} -> ${o.output}\n`,
-      );
-    });
+    .option('--combine <how>', 'combined: max | mean of the classifier and judge scores', 'max');
+}
 
-  tox
+/** The scorer flags as ToxicityOptions. */
+function scorerOptions(o: Record<string, unknown>): ToxicityOptions {
+  return {
+    scorer: o.scorer as string,
+    combine: o.combine as ToxicityOptions['combine'],
+    field: o.field as string,
+    threshold: o.threshold as number | undefined,
+    modelDir: o.modelDir as string | undefined,
+    rubricPath: o.rubric as string | undefined,
+    model: o.model as string | undefined,
+    baseURL: o.baseUrl as string | undefined,
+    promptField: o.promptField as string | undefined,
+    concurrency: o.concurrency as number | undefined,
+    maxRetries: o.maxRetries as number | undefined,
+    cachePath: o.cache as string | undefined,
+  };
+}
+
+export function register(program: Command): void {
+  const tox = program.command('toxicity').description('toxicity scoring (classifier | judge | moderation | combined) and the embedded classifier');
+
+  const score = tox
+    .command('score')
+    .description('add toxicity (0..1) and toxic (bool at the threshold) to every row')
+    .requiredOption('--input <file>', 'rows to score (jsonl | json | parquet | arrow | csv)')
+    .requiredOption('--output <file>', 'output rows: input columns + toxicity, toxic, toxicity_scorer (+ toxicity_category, toxicity_error)');
+  withScorerOptions(score).action(async (o) => {
+    const s = await scoreToxicityFile(o.input, o.output, scorerOptions(o));
+    const failed = s.failed > 0 ? `, ${s.failed} not scored` : '';
+    process.stdout.write(
+      `toxicity: ${s.toxic}/${s.scored} toxic (${(s.toxicRate * 100).toFixed(1)}%)${failed}, mean ${s.meanToxicity === null ? 'n/a' : s.meanToxicity.toFixed(4)}, ` +
+        `scorer ${s.scorerId}, threshold ${s.threshold.toFixed(4)} -> ${o.output}\n`,
+    );
+  });
+
+  const evalCmd = tox
     .command('eval')
     .description('measure a scorer on labelled rows: AUROC, F1, precision, recall, FPR at the threshold, calibration error (ECE), overall and per group')
     .requiredOption('--input <file>', 'labelled rows (jsonl | json | parquet | arrow | csv)')
     .option('--label-field <name>', 'column with the ground truth: true/false, 1/0 or toxic/clean', 'toxic')
     .option('--group-by <name>', 'column to break the metrics down by (e.g. source)')
-    .option('--field <name>', 'column holding the text to score', 'text')
     .option('--output <file>', 'also write the scored rows here')
-    .option('--report <file>', 'also write the metrics as JSON here')
-    .option('--scorer <name>', `${SCORERS.join(' | ')}`, 'classifier')
-    .option('--threshold <x>', 'toxic when toxicity >= x (default: the scorer\'s own, as in the gate)', num('--threshold'))
-    .option('--model-dir <dir>', 'classifier: model directory (default: the committed models/toxicity-ko)')
-    .option('--rubric <file>', 'judge: rubric YAML (default judges/safety-ko.yaml)')
-    .option('--model <name>', 'judge: judge model; moderation: moderation model')
-    .option('--base-url <url>', 'judge / moderation: OpenAI-compatible base URL (default $OPENAI_BASE_URL)')
-    .option('--prompt-field <name>', 'judge: column with the prompt the text answers')
-    .option('--concurrency <n>', 'judge / moderation: requests in flight', int('--concurrency', 1))
-    .option('--cache <file>', 'judge: durable judge cache file')
-    .option('--combine <how>', 'combined: max | mean of the classifier and judge scores', 'max')
-    .action(async (o) => {
-      const r = await evaluateToxicityFile({
-        input: o.input,
-        labelField: o.labelField,
-        groupBy: o.groupBy,
-        field: o.field,
-        output: o.output,
-        report: o.report,
-        scorer: o.scorer,
-        combine: o.combine,
-        threshold: o.threshold,
-        modelDir: o.modelDir,
-        rubricPath: o.rubric,
-        model: o.model,
-        baseURL: o.baseUrl,
-        promptField: o.promptField,
-        concurrency: o.concurrency,
-        cachePath: o.cache,
-      });
-      process.stdout.write(`${formatEvalTable(r)}\n`);
-    });
+    .option('--report <file>', 'also write the metrics as JSON here');
+  withScorerOptions(evalCmd).action(async (o) => {
+    const r = await evaluateToxicityFile({ input: o.input, labelField: o.labelField, groupBy: o.groupBy, output: o.output, report: o.report, ...scorerOptions(o) });
+    process.stdout.write(`${formatEvalTable(r)}\n`);
+  });
 
   tox
     .command('train')
