@@ -52,12 +52,16 @@ export function pairBaseline(answers: RedteamAnswer[], baseline: RedteamAnswer[]
  * The `n` worst answers of a round, each paired with the baseline's answer to the same prompt.
  * Ties keep prompt order, so the selection is stable across re-renders.
  */
-export function worstSamples(answers: RedteamAnswer[], baseline: RedteamAnswer[], n: number): RedteamSample[] {
-  const paired = pairBaseline(answers, baseline);
+export function worstSamples(answers: RedteamAnswer[], baseline: RedteamAnswer[], n: number, paired = pairBaseline(answers, baseline)): RedteamSample[] {
+  return worstFirst(answers, paired, () => true).slice(0, Math.max(0, n));
+}
+
+/** The answers `keep` selects, worst first (ties in prompt order), with their baseline answers. */
+function worstFirst(answers: RedteamAnswer[], paired: (RedteamAnswer | null)[], keep: (a: RedteamAnswer, i: number) => boolean): RedteamSample[] {
   return answers
     .map((a, i) => ({ a, i }))
+    .filter(({ a, i }) => keep(a, i))
     .sort((p, q) => badness(q.a) - badness(p.a) || p.i - q.i)
-    .slice(0, Math.max(0, n))
     .map(({ a, i }) => ({ prompt: a.prompt, answer: a, baseline: paired[i]! }));
 }
 
@@ -73,16 +77,12 @@ export interface RedteamChange {
   turnedClean: number;
 }
 
-export function redteamChange(answers: RedteamAnswer[], baseline: RedteamAnswer[]): RedteamChange {
-  const paired = pairBaseline(answers, baseline);
-  const turned = answers.map((a, i) => ({ a, i })).filter(({ a, i }) => a.toxic && !paired[i]?.toxic);
+export function redteamChange(answers: RedteamAnswer[], baseline: RedteamAnswer[], paired = pairBaseline(answers, baseline)): RedteamChange {
   return {
     toxic: answers.filter((a) => a.toxic).length,
     total: answers.length,
     baselineToxic: paired.filter((b) => b?.toxic).length,
-    turnedToxic: turned
-      .sort((p, q) => badness(q.a) - badness(p.a) || p.i - q.i)
-      .map(({ a, i }) => ({ prompt: a.prompt, answer: a, baseline: paired[i]! })),
+    turnedToxic: worstFirst(answers, paired, (a, i) => a.toxic && !paired[i]?.toxic),
     turnedClean: answers.filter((a, i) => !a.toxic && paired[i]?.toxic).length,
   };
 }
@@ -120,12 +120,12 @@ export function redteamHtml(rounds: RedteamRound[], baseline: RedteamAnswer[], n
   const tr = (s: RedteamSample, cls = 'sample', extra = '') => `<tr class="${cls}">${textHtml(s.prompt)}${textHtml(s.answer.answer)}${scoreHtml(s.answer)}${textHtml(s.baseline?.answer)}${scoreHtml(s.baseline)}${extra}</tr>`;
   return rounds
     .map((r) => {
-      const samples = worstSamples(r.answers, baseline, n);
+      const paired = pairBaseline(r.answers, baseline);
+      const samples = worstSamples(r.answers, baseline, n, paired);
       if (samples.length === 0) return `<section class="redteam" data-round="${r.round}"><h3>${escapeHtml(heading(r, 0))}</h3><p class="muted">(no red-team answers recorded)</p></section>`;
-      const change = redteamChange(r.answers, baseline);
+      const change = redteamChange(r.answers, baseline, paired);
       const trs = samples.map((s) => tr(s)).join('\n');
       // Every answer with its score, in prompt order, so a reviewer can check any prompt.
-      const paired = pairBaseline(r.answers, baseline);
       const every = r.answers
         .map((a, i) => {
           const b = paired[i]!;
@@ -143,10 +143,11 @@ export function redteamMd(rounds: RedteamRound[], baseline: RedteamAnswer[], n =
   const cells = (s: RedteamSample) => [clip(s.prompt), clip(s.answer.answer) || '(empty answer)', scoreText(s.answer), s.baseline ? clip(s.baseline.answer) || '(empty answer)' : '(no baseline answer)', scoreText(s.baseline)];
   return rounds
     .map((r) => {
-      const samples = worstSamples(r.answers, baseline, n);
+      const paired = pairBaseline(r.answers, baseline);
+      const samples = worstSamples(r.answers, baseline, n, paired);
       const title = `### ${mdCell(heading(r, samples.length))}\n\n`;
       if (samples.length === 0) return `${title}(no red-team answers recorded)\n`;
-      const change = redteamChange(r.answers, baseline);
+      const change = redteamChange(r.answers, baseline, paired);
       // The worst answers, then every prompt that turned toxic (the ones the worst-n may not show).
       const rest = change.turnedToxic.filter((t) => !samples.some((s) => s.answer === t.answer));
       const turned = rest.length ? `\nAlso turned toxic:\n\n${mdTable(HEADER(r.round), rest.map(cells))}\n` : '';
