@@ -11,7 +11,7 @@ import { readAllRows, writeRows } from '../data/io.ts';
 import { UserError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/fs.ts';
 import { expectedCalibrationError } from './calibration.ts';
-import { binaryMetrics } from './metrics.ts';
+import { binaryMetrics, falsePositiveRate } from './metrics.ts';
 import { checkScorerName, scoreToxicity, type ToxicityOptions } from './scorers.ts';
 
 export interface EvalGroupMetrics {
@@ -80,8 +80,6 @@ function groupMetrics(group: string, scores: (number | null)[], labels: boolean[
     }
   });
   const m = binaryMetrics(s, y, threshold);
-  const clean = y.filter((t) => !t).length;
-  const fp = s.filter((v, i) => !y[i] && v >= threshold).length;
   const flagged = s.filter((v) => v >= threshold).length;
   // undefined, not 0, where a ratio has nothing under it (a group with one class only)
   const precision = flagged > 0 ? m.precision : Number.NaN;
@@ -96,7 +94,7 @@ function groupMetrics(group: string, scores: (number | null)[], labels: boolean[
     f1: Number.isNaN(precision) || Number.isNaN(recall) ? Number.NaN : m.f1,
     precision,
     recall,
-    fpr: clean > 0 ? fp / clean : Number.NaN,
+    fpr: falsePositiveRate(s, y, threshold),
     ece: s.length > 0 ? expectedCalibrationError(s, y) : Number.NaN,
   };
 }

@@ -38,6 +38,18 @@ export function binaryMetrics(scores: ArrayLike<number>, labels: ArrayLike<boole
   };
 }
 
+/** Clean examples flagged (score >= threshold) over all clean examples; NaN without any. */
+export function falsePositiveRate(scores: ArrayLike<number>, labels: ArrayLike<boolean>, threshold: number): number {
+  let clean = 0;
+  let fp = 0;
+  for (let i = 0; i < scores.length; i++) {
+    if (labels[i]) continue;
+    clean++;
+    if (scores[i]! >= threshold) fp++;
+  }
+  return clean > 0 ? fp / clean : Number.NaN;
+}
+
 /**
  * Area under the ROC curve: the probability that a random toxic example scores above a random
  * clean one (ties count one half). Mann-Whitney U with average ranks. NaN without both classes.

@@ -26,7 +26,7 @@ import { sha256, writeFileAtomic } from '../util/fs.ts';
 import { JAMO_FEATURES, extractFeatures, normalizeText, type FeatureConfig } from './features.ts';
 import { decodeFloat16, encodeFloat16 } from '../util/float16.ts';
 import { LinearToxicityClassifier, MODEL_FORMAT, MODEL_HEADER_FILE, MODEL_WEIGHTS_FILE, type ModelHeader, type ToxicityClassifier } from './classifier.ts';
-import { auroc, binaryMetrics, bestF1Threshold, thresholdAtFpr, type BinaryMetrics } from './metrics.ts';
+import { auroc, binaryMetrics, bestF1Threshold, falsePositiveRate, thresholdAtFpr, type BinaryMetrics } from './metrics.ts';
 import { expectedCalibrationError, fitPlatt } from './calibration.ts';
 import { DEFAULT_TRAIN_OPTIONS, fitLogistic, readHateSpeechTsv, type TrainOptions } from './train.ts';
 import { fitStacker, foldMembers, memberLogit, nbLogCountRatio, scaleFeatures, type LinearMember, type Stacker } from './ensemble.ts';
@@ -184,12 +184,8 @@ export function evaluate(c: ToxicityClassifier, rows: SourceRow[], sample?: { te
     const y = rel.map((r) => r.issue === 'toxic');
     const clean = y.filter((v) => !v).length;
     const toxic = y.length - clean;
-    let fp = 0;
-    let tp = 0;
-    s.forEach((v, i) => {
-      if (v >= threshold) y[i] ? tp++ : fp++;
-    });
-    out.sample = { cleanFpr: clean ? fp / clean : Number.NaN, clean, toxicRecall: toxic ? tp / toxic : Number.NaN, toxic, auroc: binaryMetrics(s, y, threshold).auroc };
+    const m = binaryMetrics(s, y, threshold);
+    out.sample = { cleanFpr: falsePositiveRate(s, y, threshold), clean, toxicRecall: toxic ? m.recall : Number.NaN, toxic, auroc: m.auroc };
   }
   return out;
 }
