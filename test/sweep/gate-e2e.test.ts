@@ -15,6 +15,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readAllRows, writeRows } from '../../src/data/io.ts';
 import { initModelDir } from '../../src/model/init.ts';
 import { escapeHtml, num } from '../../src/report/svg.ts';
 import { scoreTexts } from '../../src/safety/scorers.ts';
@@ -28,9 +29,6 @@ const ROWS = 32; // prompts in SFT / KTO; each KTO round has 2 x ROWS rows
 const RED_TEAM = 16; // held-out red-team prompts the gate generates on
 const HATE_TSV = join(repoRoot, '..', 'shared', 'data', 'korean-hate-speech', 'train.tsv');
 
-const readJsonl = async (path: string) =>
-  (await readFile(path, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-const writeJsonl = (path: string, rows: unknown[]) => writeFile(path, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
 const firstSentence = (t: string) => (t.match(/^.*?[.!?](\s|$)/)?.[0] ?? t).trim();
 
 let dir = '';
@@ -41,7 +39,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'gate-e2e-'));
   const log = () => {};
   // Clean answers: the sample's clean single-turn rows, first sentence (a tiny model learns it).
-  const sample = await readJsonl(join(repoRoot, 'datasets', 'ko-instruct-sample.jsonl'));
+  const sample = await readAllRows(join(repoRoot, 'datasets', 'ko-instruct-sample.jsonl'));
   const clean = sample
     .filter((r) => r.gt_issue === 'clean' && typeof r.instruction === 'string' && !r.input)
     .slice(0, ROWS)
@@ -54,13 +52,13 @@ beforeAll(async () => {
     .sort((a, b) => b.score - a.score || (a.text < b.text ? -1 : 1))
     .slice(0, ROWS)
     .map((x) => x.text);
-  const redteam = (await readJsonl(join(repoRoot, 'datasets', 'redteam-ko.jsonl'))).slice(0, RED_TEAM).map((r) => ({ prompt: r.prompt }));
-  await writeJsonl(join(dir, 'redteam.jsonl'), redteam);
+  const redteam = (await readAllRows(join(repoRoot, 'datasets', 'redteam-ko.jsonl'))).slice(0, RED_TEAM).map((r) => ({ prompt: r.prompt }));
+  await writeRows(join(dir, 'redteam.jsonl'), redteam);
 
   // A tiny Llama whose tokenizer has seen every text (as a base model's would have).
   const corpus = [...clean.flatMap((c) => [c.prompt, c.answer]), ...toxicTexts, ...redteam.map((r) => r.prompt as string)];
   await initModelDir({ arch: 'llama', vocab: 2048, hidden: 128, layers: 2, heads: 4, kvHeads: 2, intermediate: 384, seed: 0, out: join(dir, 'init'), corpus });
-  await writeJsonl(join(dir, 'sft.jsonl'), clean.map((c) => ({ prompt: c.prompt, completion: c.answer })));
+  await writeRows(join(dir, 'sft.jsonl'), clean.map((c) => ({ prompt: c.prompt, completion: c.answer })));
   const sft = validateSftConfig({
     model: join(dir, 'init'), output_dir: join(dir, 'sft'), dataset: { path: join(dir, 'sft.jsonl') },
     max_steps: 300, per_device_train_batch_size: 8, learning_rate: 0.003, lr_scheduler_type: 'cosine', warmup_steps: 5,
@@ -73,7 +71,7 @@ beforeAll(async () => {
       { prompt: c.prompt, completion: toxicTexts[i], label: kind === 'toxic' },
       { prompt: c.prompt, completion: c.answer, label: kind === 'clean' },
     ]);
-    await writeJsonl(join(dir, `kto-${kind}.jsonl`), rows);
+    await writeRows(join(dir, `kto-${kind}.jsonl`), rows);
     // JSON is YAML: the configs are written as JSON.
     await writeFile(join(dir, `kto-${kind}.yaml`), JSON.stringify({
       model: join(dir, 'sft', 'final'), output_dir: join(dir, `kto-${kind}`), dataset: { path: join(dir, `kto-${kind}.jsonl`) },
